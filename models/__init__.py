@@ -1,0 +1,1 @@
+"""Offline model engines: catalog, weight resolution, lazy registry, micro-batching (no HTTP, no AWS shapes)."""

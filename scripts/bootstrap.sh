@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, and nothing twice: Debian packages, the virtualenv, the project with its
+# pinned dependencies (torch only ever as the CPU build, see constraints.txt). Usage: bootstrap.sh [test]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+extras="${1:-}"
+
+missing=()
+while read -r package _; do
+  [[ -z "$package" || "$package" == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done < scripts/debian-packages.txt
+if (( ${#missing[@]} )); then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "bootstrap: Python 3.11+ is required" >&2; exit 1; }
+  "$python" -m venv .venv
+fi
+
+# Reinstall only when the dependency declarations change.
+stamp=.venv/.aigate-install
+wanted="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) ${extras}"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  target="."; [ -n "$extras" ] && target=".[${extras}]"
+  echo "bootstrap: installing Python packages${extras:+ (with $extras extras)}" >&2
+  .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e "$target"
+  echo "$wanted" > "$stamp"
+fi

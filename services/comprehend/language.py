@@ -1,0 +1,40 @@
+"""Dominant-language detection on the langid engine, in Comprehend's terms and limits."""
+
+from __future__ import annotations
+
+from services.gateway.errors import ServiceError
+from services.gateway.runtime import runtime
+
+# Comprehend's per-document limit for the real-time language operations, in UTF-8 bytes.
+MAX_TEXT_BYTES = 100_000
+MAX_BATCH_DOCUMENTS = 25
+# Comprehend lists the likely languages, not all 97: keep candidates above this score.
+MIN_SCORE = 0.01
+MAX_LANGUAGES = 5
+
+
+def text_size_error(size: int, limit: int = MAX_TEXT_BYTES) -> ServiceError:
+    return ServiceError(
+        "TextSizeLimitExceededException",
+        f"Input text size exceeds limit. Max length of request text allowed is {limit} bytes "
+        f"while in this request the text size is {size} bytes",
+    )
+
+
+def check_text_size(text: str, limit: int = MAX_TEXT_BYTES) -> None:
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        raise text_size_error(size, limit)
+
+
+def _languages(ranked: list[tuple[str, float]]) -> list[dict]:
+    kept = [(code, score) for code, score in ranked if score >= MIN_SCORE][:MAX_LANGUAGES] or ranked[:1]
+    return [{"LanguageCode": code, "Score": round(float(score), 6)} for code, score in kept]
+
+
+def detect_languages(text: str) -> list[dict]:
+    return _languages(runtime().models.get("langid").rank(text, top=MAX_LANGUAGES))
+
+
+def detect_languages_many(texts: list[str]) -> list[list[dict]]:
+    return [_languages(ranked) for ranked in runtime().models.get("langid").classify_many(texts)]

@@ -1,0 +1,194 @@
+"""The HTTP app: AWS wire endpoints, the native REST API, docs, health and metrics, all in one place."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from services.gateway import openapi
+from services.gateway.auth import Authenticator
+from services.gateway.config import Settings
+from services.gateway.context import request_id_var
+from services.gateway.dispatch import Dispatcher
+from services.gateway.errors import ServiceError, internal_failure, request_too_large, unknown_operation
+from services.gateway.observability import LATENCY, REGISTRY, REQUESTS, JobsCollector
+from services.gateway.protocol.service_models import SERVED_SERVICES, service_spec
+from services.gateway.protocol.wire import (
+    IncomingRequest,
+    decode_json_body,
+    error_response,
+    json_response,
+    read_input,
+    read_rest_input,
+    rest_response,
+    rest_router,
+    route_json_target,
+    write_output,
+)
+from services.gateway.registry import coverage
+from services.gateway.runtime import Runtime
+
+log = logging.getLogger("aigate.http")
+
+ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+
+
+class Gateway:
+    """Per-app state: the runtime plus what the protocol layer needs on every request."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.auth = Authenticator(runtime.settings)
+        self.router = rest_router()
+        self.dispatcher = Dispatcher(runtime.providers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise request_too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise request_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def handle(request: Request, native: bool) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    request_id = str(uuid.uuid4())
+    request_id_var.set(request_id)
+    started = perf_counter()
+    spec = operation = principal = None
+    try:
+        body = await read_body(request, gateway.settings.max_request_bytes)
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in request.scope["headers"]}
+        raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
+        principal = gateway.auth.authenticate(request.method, url, headers, body)
+
+        route = None
+        if native:
+            service_name, operation_name = request.path_params["service"], request.path_params["operation"]
+            spec = service_spec(service_name)
+            if operation_name not in spec.model.operation_names:
+                raise ServiceError("UnknownOperationException", f"Unknown operation {operation_name!r} for {service_name}", 404)
+            operation = spec.operation(operation_name)
+            params = read_input(operation, decode_json_body(body))
+        elif "x-amz-target" in headers:
+            spec, operation = route_json_target(headers["x-amz-target"])
+            params = read_input(operation, decode_json_body(body))
+        elif request.method == "POST" and raw_path == "/":
+            raise unknown_operation("Missing X-Amz-Target header")
+        else:
+            scope = gateway.auth.scope_of(headers)
+            query_keys = {key for key, _ in parse_qsl(query, keep_blank_values=True)}
+            route, labels = gateway.router.match(request.method, raw_path, query_keys, scope.service if scope else None)
+            spec, operation = route.spec, route.operation
+            params = read_rest_input(route, IncomingRequest(request.method, raw_path, query, headers, body), labels)
+
+        result = await gateway.dispatcher.call(spec, operation, principal, params, request_id)
+        reply_headers = {"x-amzn-RequestId": request_id}
+        if spec.protocol == "rest-json" and (route is not None or _has_blob_payload(operation)):
+            response = rest_response(spec, operation, result, reply_headers)
+        else:
+            response = json_response(spec, 200, write_output(operation, result), reply_headers)
+    except ServiceError as error:
+        response = error_response(spec, error, request_id)
+    except Exception:
+        log.exception("unhandled error", extra={"fields": {"service": spec.name if spec else None,
+                                                           "operation": operation.name if operation else None}})
+        response = error_response(spec, internal_failure(), request_id)
+
+    elapsed = perf_counter() - started
+    service_label = spec.name if spec else "unknown"
+    operation_label = operation.name if operation else "unknown"
+    REQUESTS.labels(service_label, operation_label, str(response.status_code)).inc()
+    LATENCY.labels(service_label, operation_label).observe(elapsed)
+    log.info("request", extra={"fields": {
+        "method": request.method, "path": request.url.path, "service": service_label, "operation": operation_label,
+        "status": response.status_code, "ms": round(elapsed * 1000, 2),
+        "account": principal.account_id if principal else None,
+    }})
+    return response
+
+
+def _has_blob_payload(operation) -> bool:
+    shape = operation.output_shape
+    payload = shape.serialization.get("payload") if shape is not None else None
+    return bool(payload) and shape.members[payload].type_name in ("blob", "string")
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues: list[str] | None = None) -> FastAPI:
+    """`runtime` is built and its job engine launched in the lifespan unless one is passed in."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # DBOS's start-up calls block and refuse to run on the event loop.
+        rt = runtime or await run_in_threadpool(Runtime.build, settings)
+        await run_in_threadpool(rt.jobs.launch,
+                                listen_queues if listen_queues is not None else (None if settings.run_workers else []))
+        REGISTRY.register(collector := JobsCollector(rt.jobs.store.counts))
+        app.state.gateway = Gateway(rt)
+        log.info("gateway ready", extra={"fields": {"data_dir": str(settings.data_dir), "auth": settings.auth_mode}})
+        try:
+            yield
+        finally:
+            REGISTRY.unregister(collector)
+            await run_in_threadpool(rt.close)
+
+    app = FastAPI(title="aigate", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready(request: Request) -> Response:
+        try:
+            request.app.state.gateway.runtime.db.ping()
+        except Exception as error:  # the database is the one thing every request needs
+            return JSONResponse({"status": "unavailable", "reason": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/coverage", include_in_schema=False)
+    async def coverage_report(request: Request) -> dict[str, Any]:
+        return coverage(request.app.state.gateway.runtime.providers)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(request: Request) -> JSONResponse:
+        return JSONResponse(openapi.document(request.app.state.gateway.runtime.providers))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_page(request: Request) -> HTMLResponse:
+        return HTMLResponse(openapi.docs_html(request.app.state.gateway.runtime.providers))
+
+    @app.post("/v1/{service}/{operation}", include_in_schema=False)
+    async def native(request: Request) -> Response:
+        # Paths like Polly's own /v1/... that name no served service belong to the AWS routes.
+        return await handle(request, native=request.path_params["service"] in SERVED_SERVICES)
+
+    @app.api_route("/{path:path}", methods=ALL_METHODS, include_in_schema=False)
+    async def aws(request: Request) -> Response:
+        return await handle(request, native=False)
+
+    return app
+

@@ -1,0 +1,110 @@
+"""All settings in one object, read from `AIGATE_*` environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AccessKey(BaseModel):
+    """One SigV4 access key and the account it acts for."""
+
+    access_key_id: str
+    secret_access_key: SecretStr
+    account_id: str = Field(pattern=r"^\d{12}$")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIGATE_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    # SQLAlchemy URL of the metadata database and of DBOS's system database. Empty: SQLite files in data_dir.
+    database_url: str = ""
+    region: str = "us-east-1"
+
+    # Blob store: `s3://` goes to this endpoint when set, else to the local folder data_dir/blobs.
+    s3_endpoint_url: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    # `file://` URIs are readable only under these folders (default: data_dir/media).
+    file_roots: Annotated[list[Path], NoDecode] = []
+    allow_http_media: bool = False
+    max_media_bytes: int = 2 * 1024**3
+
+    # `none`: every caller is the default account. `sigv4`: requests must be signed with one of auth_keys.
+    auth_mode: Literal["none", "sigv4"] = "none"
+    # "AKID:SECRET:ACCOUNT,AKID2:SECRET2:ACCOUNT2"
+    auth_keys: Annotated[list[AccessKey], NoDecode] = []
+    default_account_id: str = "000000000000"
+
+    models_dir: Path | None = None
+    # Explicit weight paths per engine, e.g. AIGATE_MODEL_PATHS='{"langid": "/m/model.plzma"}'.
+    model_paths: dict[str, Path] = {}
+    allow_downloads: bool = False
+    model_idle_unload_seconds: float = 900.0
+
+    # Per-process concurrency of each job queue, e.g. AIGATE_QUEUE_CONCURRENCY='{"comprehend": 4}'.
+    queue_concurrency: dict[str, int] = {}
+    default_queue_concurrency: int = 2
+    # Whether `aigate serve` also runs queued jobs (set false when dedicated `aigate worker`s do).
+    run_workers: bool = True
+    # DBOS executor identity: a restarted process with the same id resumes the work it left.
+    executor_id: str = "local"
+
+    max_request_bytes: int = 16 * 1024 * 1024
+    log_level: str = "INFO"
+
+    @field_validator("file_roots", mode="before")
+    @classmethod
+    def _parse_roots(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("auth_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, value: object) -> object:
+        items = _split_csv(value)
+        if not isinstance(items, list):
+            return items
+        keys = []
+        for item in items:
+            if isinstance(item, str):
+                parts = item.split(":")
+                if len(parts) != 3:
+                    raise ValueError("each auth key is ACCESS_KEY_ID:SECRET:ACCOUNT_ID")
+                item = {"access_key_id": parts[0], "secret_access_key": parts[1], "account_id": parts[2]}
+            keys.append(item)
+        return keys
+
+    @property
+    def media_roots(self) -> list[Path]:
+        roots = self.file_roots or [self.data_dir / "media"]
+        return [root.resolve() for root in roots]
+
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'aigate.sqlite').resolve()}"
+
+    @property
+    def dbos_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'dbos.sqlite').resolve()}"
+
+    def concurrency_of(self, queue: str) -> int:
+        return self.queue_concurrency.get(queue, self.default_queue_concurrency)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

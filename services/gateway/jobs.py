@@ -1,0 +1,332 @@
+"""Durable asynchronous jobs on DBOS Transact.
+
+A Start* operation records a job row and enqueues one DBOS workflow, whose id is the job id, on the queue of
+the job's capability. The workflow runs the job kind's runner; every piece of work the runner does goes
+through `JobRun.step`, a checkpointed DBOS step, so a process killed mid-job resumes at the first unfinished
+step when it (or, with `executor_id` shared, its replacement) starts again. Describe/List read the job row.
+
+A job accepted is never lost: the row is written before the workflow is enqueued, and at start-up every job
+still SUBMITTED or IN_PROGRESS is enqueued again under its own id, which DBOS treats as a no-op for
+workflows it already has.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import secrets
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import orjson
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+from sqlalchemy import JSON, DateTime, Float, Index, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.gateway.config import Settings
+from services.gateway.context import Principal
+from services.gateway.db import Base, Database
+from services.gateway.errors import ServiceError, validation_error
+
+log = logging.getLogger("aigate.jobs")
+
+# Bump when job workflows change in a way an unfinished older run could not replay.
+WORKFLOW_VERSION = "aigate-jobs-1"
+
+SUBMITTED, IN_PROGRESS, COMPLETED, FAILED, STOP_REQUESTED, STOPPED = (
+    "SUBMITTED", "IN_PROGRESS", "COMPLETED", "FAILED", "STOP_REQUESTED", "STOPPED",
+)
+ACTIVE_STATES = (SUBMITTED, IN_PROGRESS, STOP_REQUESTED)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "client_token", name="uq_jobs_client_token"),
+        Index("ix_jobs_listing", "account_id", "region", "kind", "created_at"),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(12))
+    region: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(32))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    client_token: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    def time(self, field: str) -> dt.datetime | None:
+        # SQLite returns naive datetimes; every stored time is UTC.
+        value = getattr(self, field)
+        return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+class JobStopped(Exception):
+    """Raised inside a runner when a stop was requested; the job ends STOPPED."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str  # e.g. "comprehend.dominant-language"
+    queue: str  # the capability's queue, e.g. "comprehend"
+    run: Callable[["JobRun"], dict | None]
+
+
+JOB_KINDS: dict[str, JobKind] = {}
+
+
+def job_kind(name: str, queue: str) -> Callable[[Callable[["JobRun"], dict | None]], Callable]:
+    """Register a runner: `runner(run: JobRun) -> result dict stored on the job (or None)`."""
+
+    def register(runner: Callable[[JobRun], dict | None]) -> Callable:
+        JOB_KINDS[name] = JobKind(name, queue, runner)
+        return runner
+
+    return register
+
+
+class JobStore:
+    """Job rows; every query is scoped to the caller's account and region."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create(self, principal: Principal, kind: JobKind, name: str | None, request: dict,
+               client_token: str | None) -> tuple[Job, bool]:
+        """Insert a SUBMITTED job; with a client token already used for this kind, return that job instead."""
+        with self.db.session() as session:
+            if client_token:
+                existing = session.scalar(
+                    select(Job).where(Job.account_id == principal.account_id, Job.kind == kind.name,
+                                      Job.client_token == client_token))
+                if existing is not None:
+                    return existing, False
+            now = utcnow()
+            job = Job(job_id=secrets.token_hex(16), account_id=principal.account_id, region=principal.region,
+                      kind=kind.name, queue=kind.queue, name=name, status=SUBMITTED, progress=0.0,
+                      request=request, client_token=client_token, created_at=now, updated_at=now)
+            session.add(job)
+        return job, True
+
+    def get(self, principal: Principal, kind: str, job_id: str) -> Job | None:
+        with self.db.session() as session:
+            job = session.get(Job, job_id)
+        if job is None or job.account_id != principal.account_id or job.region != principal.region or job.kind != kind:
+            return None
+        return job
+
+    def load(self, job_id: str) -> Job | None:
+        with self.db.session() as session:
+            return session.get(Job, job_id)
+
+    def list(self, principal: Principal, kind: str, status: str | None = None, name: str | None = None,
+             submitted_before: dt.datetime | None = None, submitted_after: dt.datetime | None = None,
+             next_token: str | None = None, max_results: int = 100) -> tuple[list[Job], str | None]:
+        """Newest first; the token is an opaque keyset cursor (created_at, job_id)."""
+        query = select(Job).where(Job.account_id == principal.account_id, Job.region == principal.region,
+                                  Job.kind == kind)
+        if status:
+            query = query.where(Job.status == status)
+        if name:
+            query = query.where(Job.name == name)
+        if submitted_before:
+            query = query.where(Job.created_at < submitted_before)
+        if submitted_after:
+            query = query.where(Job.created_at > submitted_after)
+        if next_token:
+            created_at, job_id = _decode_token(next_token)
+            query = query.where((Job.created_at < created_at) | ((Job.created_at == created_at) & (Job.job_id < job_id)))
+        query = query.order_by(Job.created_at.desc(), Job.job_id.desc()).limit(max_results + 1)
+        with self.db.session() as session:
+            jobs = list(session.scalars(query))
+        token = None
+        if len(jobs) > max_results:
+            jobs = jobs[:max_results]
+            last = jobs[-1]
+            token = _encode_token(last.time("created_at"), last.job_id)
+        return jobs, token
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        fields["updated_at"] = utcnow()
+        with self.db.session() as session:
+            session.execute(update(Job).where(Job.job_id == job_id).values(**fields))
+
+    def request_stop(self, principal: Principal, kind: str, job_id: str) -> Job | None:
+        """SUBMITTED jobs stop at once; running ones at their next step."""
+        job = self.get(principal, kind, job_id)
+        if job is None:
+            return None
+        if job.status == SUBMITTED:
+            self.update(job_id, status=STOPPED, ended_at=utcnow(), message="Stopped before it started.")
+        elif job.status == IN_PROGRESS:
+            self.update(job_id, status=STOP_REQUESTED)
+        return self.load(job_id)
+
+    def active(self) -> list[Job]:
+        with self.db.session() as session:
+            return list(session.scalars(select(Job).where(Job.status.in_(ACTIVE_STATES))))
+
+    def counts(self) -> Iterable[tuple[str, str, int]]:
+        with self.db.session() as session:
+            rows = session.execute(select(Job.queue, Job.status, func.count()).group_by(Job.queue, Job.status))
+            return [(queue, status, count) for queue, status, count in rows]
+
+
+def _encode_token(created_at: dt.datetime, job_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([created_at.isoformat(), job_id])).decode()
+
+
+def _decode_token(token: str) -> tuple[dt.datetime, str]:
+    try:
+        created_at, job_id = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return dt.datetime.fromisoformat(created_at), job_id
+    except Exception:
+        raise validation_error("Invalid pagination token") from None
+
+
+class JobRun:
+    """What a runner sees: the job's request and checkpointed steps."""
+
+    def __init__(self, store: JobStore, job: Job):
+        self._store = store
+        self.job_id = job.job_id
+        self.request: dict = job.request
+        self.name = job.name
+        self.principal = Principal(job.account_id, job.region)
+
+    def step(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
+        """Run fn(*args) once: on recovery a finished step returns its recorded result instead of running again."""
+        return DBOS.run_step({"name": name or fn.__name__}, fn, *args)
+
+    def progress(self, done: int, total: int) -> None:
+        """Record progress and stop here if a stop was requested (both checkpointed, so replay agrees)."""
+        fraction = 1.0 if total <= 0 else min(1.0, done / total)
+        status = DBOS.run_step({"name": "job.progress"}, _set_progress, self._store, self.job_id, fraction)
+        if status == STOP_REQUESTED:
+            raise JobStopped()
+
+
+def _set_progress(store: JobStore, job_id: str, fraction: float) -> str:
+    store.update(job_id, progress=fraction)
+    job = store.load(job_id)
+    return job.status if job else FAILED
+
+
+class JobManager:
+    """Owns DBOS for this process: launch, queues, submission, recovery."""
+
+    store: JobStore
+
+    def __init__(self, settings: Settings, db: Database):
+        self.settings = settings
+        self.store = JobStore(db)
+        _ACTIVE["store"] = self.store
+
+    def launch(self, listen: Iterable[str] | None) -> None:
+        """Start DBOS; `listen` names the queues this process runs (None: all, empty: none)."""
+        config: DBOSConfig = {
+            "name": "aigate",
+            "system_database_url": self.settings.dbos_url,
+            "executor_id": self.settings.executor_id,
+            "application_version": WORKFLOW_VERSION,
+            "log_level": "WARNING",
+        }
+        DBOS(config=config)
+        if listen is not None:
+            DBOS.listen_queues(list(listen))
+        DBOS.launch()
+        for queue in self.queues():
+            DBOS.register_queue(queue, worker_concurrency=self.settings.concurrency_of(queue), polling_interval_sec=0.2)
+        self.reconcile()
+
+    @staticmethod
+    def queues() -> list[str]:
+        return sorted({kind.queue for kind in JOB_KINDS.values()})
+
+    def reconcile(self) -> None:
+        for job in self.store.active():
+            log.info("re-enqueueing job", extra={"fields": {"job_id": job.job_id, "status": job.status}})
+            self._enqueue(job)
+
+    def submit(self, principal: Principal, kind_name: str, request: dict, name: str | None = None,
+               client_token: str | None = None) -> Job:
+        kind = JOB_KINDS[kind_name]
+        job, created = self.store.create(principal, kind, name, request, client_token)
+        if created:
+            self._enqueue(job)
+        elif job.request != request:
+            raise ServiceError("IdempotentParameterMismatchException",
+                               "The ClientRequestToken was already used with different parameters.")
+        return job
+
+    @staticmethod
+    def _enqueue(job: Job) -> None:
+        with SetWorkflowID(job.job_id):
+            DBOS.enqueue_workflow(job.queue, run_job, job.job_id)
+
+    @staticmethod
+    def shutdown() -> None:
+        DBOS.destroy(workflow_completion_timeout_sec=0)
+
+
+# The store the workflows use, set by the JobManager of this process.
+_ACTIVE: dict[str, JobStore] = {}
+
+
+def _start(job_id: str) -> str | None:
+    store = _ACTIVE["store"]
+    job = store.load(job_id)
+    if job is None or job.status not in ACTIVE_STATES:
+        return None
+    if job.status == STOP_REQUESTED:
+        store.update(job_id, status=STOPPED, ended_at=utcnow())
+        return None
+    store.update(job_id, status=IN_PROGRESS, started_at=job.started_at or utcnow())
+    return job.kind
+
+
+def _finish(job_id: str, status: str, result: dict | None, message: str | None) -> None:
+    fields: dict[str, Any] = {"status": status, "result": result, "message": message, "ended_at": utcnow()}
+    if status == COMPLETED:
+        fields["progress"] = 1.0
+    _ACTIVE["store"].update(job_id, **fields)
+
+
+def _failure_message(error: Exception) -> str:
+    if isinstance(error, ServiceError):
+        return error.message
+    return f"Internal error: {type(error).__name__}: {error}"
+
+
+@DBOS.workflow(name="aigate.run_job")
+def run_job(job_id: str) -> None:
+    kind_name = DBOS.run_step({"name": "job.start"}, _start, job_id)
+    if kind_name is None:
+        return
+    store = _ACTIVE["store"]
+    run = JobRun(store, store.load(job_id))
+    try:
+        result = JOB_KINDS[kind_name].run(run)
+    except JobStopped:
+        DBOS.run_step({"name": "job.finish"}, _finish, job_id, STOPPED, None, "Stopped on request.")
+        return
+    except Exception as error:
+        log.warning("job failed", extra={"fields": {"job_id": job_id, "error": _failure_message(error),
+                                                    "trace": traceback.format_exc(limit=5)}})
+        DBOS.run_step({"name": "job.finish"}, _finish, job_id, FAILED, None, _failure_message(error))
+        return
+    DBOS.run_step({"name": "job.finish"}, _finish, job_id, COMPLETED, result, None)

@@ -1,0 +1,1 @@
+"""The AWS wire protocol: botocore service models, shape reading/writing, routing and responses."""

@@ -1,0 +1,311 @@
+"""HTTP requests in, AWS responses out, for the two protocols the served services use.
+
+- JSON 1.0/1.1 (`awsJson`): `POST /` with `X-Amz-Target: <targetPrefix>.<Operation>` and the input as a JSON body.
+- rest-json: the operation is found from method + path against each operation's `requestUri`; members come from
+  the path, query string, headers and body (or a payload member). Where paths of two services could both match,
+  the service named in the SigV4 credential scope wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email.utils
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Iterator
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+import regex
+from botocore.model import OperationModel, Shape
+from starlette.responses import Response, StreamingResponse
+
+from services.gateway.errors import ServiceError, serialization_error, unknown_operation
+from services.gateway.protocol.service_models import ServiceSpec, all_specs, specs_by_target_prefix
+from services.gateway.protocol.shapes import (
+    ConstraintViolations,
+    check_required,
+    parse_timestamp,
+    read_structure_members,
+    read_value,
+    write_structure_members,
+    write_value,
+)
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    method: str
+    path: str  # raw, still percent-encoded
+    query_string: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+def decode_json_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise serialization_error(f"Malformed JSON in request body: {error}") from None
+    if not isinstance(value, dict):
+        raise serialization_error("The request body must be a JSON object")
+    return value
+
+
+def read_input(operation: OperationModel, wire: dict[str, Any]) -> dict[str, Any]:
+    """Read and validate an operation's whole input given as one JSON object (awsJson, native REST, orchestrator)."""
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    violations = ConstraintViolations()
+    params = read_structure_members(shape, wire, "", violations, body_only=False)
+    check_required(shape, params, "", violations)
+    violations.raise_if_any()
+    return params
+
+
+def write_output(operation: OperationModel, result: dict[str, Any] | None) -> dict[str, Any]:
+    shape = operation.output_shape
+    if shape is None or not result:
+        return {}
+    return write_structure_members(shape, result, skip_locations=False)
+
+
+# ---------------------------------------------------------------- awsJson
+
+
+def route_json_target(target: str) -> tuple[ServiceSpec, OperationModel]:
+    prefix, _, operation_name = target.rpartition(".")
+    spec = specs_by_target_prefix().get(prefix)
+    if spec is None:
+        raise unknown_operation(f"Unknown target prefix {prefix!r} in X-Amz-Target {target!r}")
+    if operation_name not in spec.model.operation_names:
+        raise unknown_operation(f"Unknown operation {operation_name!r} for {spec.name}")
+    return spec, spec.operation(operation_name)
+
+
+def json_response(spec: ServiceSpec | None, status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    media_type = spec.json_content_type if spec else "application/json"
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=media_type)
+
+
+# ---------------------------------------------------------------- rest-json
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    spec: ServiceSpec
+    operation: OperationModel
+    method: str
+    pattern: regex.Pattern
+    literal_chars: int
+    required_query: tuple[str, ...]
+
+
+def _compile_request_uri(uri: str) -> tuple[regex.Pattern, int, tuple[str, ...]]:
+    path, _, query = uri.partition("?")
+    parts, literal = [], 0
+    for piece in regex.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{"):
+            name = piece[1:-1]
+            if name.endswith("+"):
+                parts.append(f"(?P<{name[:-1]}>.+)")
+            else:
+                parts.append(f"(?P<{name}>[^/]+)")
+        else:
+            parts.append(regex.escape(piece))
+            literal += len(piece)
+    required = tuple(item.partition("=")[0] for item in query.split("&") if item)
+    return regex.compile("^" + "".join(parts) + "/?$"), literal, required
+
+
+class RestRouter:
+    def __init__(self, specs: list[ServiceSpec]):
+        self.routes: list[RestRoute] = []
+        for spec in specs:
+            for name in spec.operation_names:
+                operation = spec.operation(name)
+                pattern, literal, required = _compile_request_uri(operation.http["requestUri"])
+                self.routes.append(RestRoute(spec, operation, operation.http["method"], pattern, literal, required))
+        # Most specific first: more literal characters, then fixed query keys.
+        self.routes.sort(key=lambda r: (r.literal_chars, len(r.required_query)), reverse=True)
+
+    def match(
+        self, method: str, path: str, query_keys: set[str], signing_name: str | None
+    ) -> tuple[RestRoute, dict[str, str]]:
+        candidates = []
+        for route in self.routes:
+            if route.method != method or not set(route.required_query) <= query_keys:
+                continue
+            found = route.pattern.match(path)
+            if found:
+                candidates.append((route, found.groupdict()))
+        if not candidates:
+            raise ServiceError("UnknownOperationException", f"No operation matches {method} {path}", 404)
+        if signing_name:
+            scoped = [c for c in candidates if c[0].spec.signing_name == signing_name]
+            candidates = scoped or candidates
+        route, labels = candidates[0]
+        return route, {name: unquote(value) for name, value in labels.items()}
+
+
+def _coerce_text(shape: Shape, text: str, path: str, location: str) -> Any:
+    kind = shape.type_name
+    try:
+        if kind == "string":
+            if shape.serialization.get("jsonvalue"):
+                return orjson.loads(base64.b64decode(text))
+            return text
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind in ("float", "double"):
+            return float(text)
+        if kind == "boolean":
+            if text not in ("true", "false"):
+                raise ValueError(text)
+            return text == "true"
+        if kind == "timestamp":
+            if location == "header" and not text.replace(".", "", 1).isdigit():
+                return email.utils.parsedate_to_datetime(text)
+            return parse_timestamp(text, path)
+        if kind == "blob":
+            return base64.b64decode(text)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise serialization_error(f"Invalid value {text!r} for '{path}'") from None
+    raise serialization_error(f"Unsupported {kind} in {location} for '{path}'")
+
+
+def read_rest_input(route: RestRoute, request: IncomingRequest, labels: dict[str, str]) -> dict[str, Any]:
+    shape = route.operation.input_shape
+    if shape is None:
+        return {}
+    violations = ConstraintViolations()
+    query = parse_qsl(request.query_string, keep_blank_values=True)
+    params: dict[str, Any] = {}
+    claimed_query: set[str] = set()
+    payload_name = shape.serialization.get("payload")
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri" and wire_name in labels:
+            value: Any = _coerce_text(member, labels[wire_name], name, location)
+        elif location == "querystring":
+            if member.type_name == "map":
+                continue  # takes what the named members leave, below
+            values = [v for k, v in query if k == wire_name]
+            claimed_query.add(wire_name)
+            if not values:
+                continue
+            if member.type_name == "list":
+                value = [_coerce_text(member.member, v, name, location) for v in values]
+            else:
+                value = _coerce_text(member, values[0], name, location)
+        elif location == "header":
+            text = request.headers.get(wire_name.lower())
+            if text is None:
+                continue
+            if member.type_name == "list":
+                value = [_coerce_text(member.member, v.strip(), name, location) for v in text.split(",")]
+            else:
+                value = _coerce_text(member, text, name, location)
+        elif location == "headers":
+            prefix = wire_name.lower()
+            value = {k[len(prefix) :]: v for k, v in request.headers.items() if k.startswith(prefix)}
+            if not value:
+                continue
+        else:
+            continue
+        if member.type_name == "string" and member.serialization.get("jsonvalue"):
+            params[name] = value
+            continue
+        params[name] = read_value(member, value, name[:1].lower() + name[1:], violations) if location != "headers" else value
+    for name, member in shape.members.items():
+        if member.serialization.get("location") == "querystring" and member.type_name == "map":
+            rest = {k: v for k, v in query if k not in claimed_query}
+            if rest:
+                params[name] = rest
+
+    if payload_name:
+        member = shape.members[payload_name]
+        if member.type_name == "blob":
+            params[payload_name] = request.body
+        elif member.type_name == "string":
+            params[payload_name] = request.body.decode("utf-8", errors="replace")
+        elif request.body.strip():
+            params[payload_name] = read_value(member, decode_json_body(request.body), payload_name, violations)
+    else:
+        params.update(read_structure_members(shape, decode_json_body(request.body), "", violations, body_only=True))
+    check_required(shape, params, "", violations)
+    violations.raise_if_any()
+    return params
+
+
+def _header_text(shape: Shape, value: Any) -> str:
+    if shape.type_name == "string" and shape.serialization.get("jsonvalue"):
+        return base64.b64encode(orjson.dumps(value)).decode()
+    if shape.type_name == "timestamp" and isinstance(value, dt.datetime):
+        return email.utils.format_datetime(value.astimezone(dt.timezone.utc), usegmt=True)
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    if shape.type_name == "list":
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def rest_response(spec: ServiceSpec, operation: OperationModel, result: dict[str, Any], headers: dict[str, str]) -> Response:
+    status = operation.http.get("responseCode", 200)
+    shape = operation.output_shape
+    if shape is None:
+        return Response(b"", status_code=status, headers=headers)
+    result = result or {}
+    for name, member in shape.members.items():
+        value = result.get(name)
+        if value is None:
+            continue
+        location = member.serialization.get("location")
+        if location == "header":
+            headers[member.serialization.get("name", name)] = _header_text(member, value)
+        elif location == "headers":
+            prefix = member.serialization.get("name", "")
+            headers.update({prefix + key: str(item) for key, item in value.items()})
+        elif location == "statusCode":
+            status = int(value)
+    payload_name = shape.serialization.get("payload")
+    if payload_name:
+        member = shape.members[payload_name]
+        payload = result.get(payload_name)
+        if member.type_name in ("blob", "string"):
+            media_type = headers.pop("Content-Type", None) or "application/octet-stream"
+            if payload is None or isinstance(payload, (bytes, str)):
+                return Response(payload or b"", status_code=status, headers=headers, media_type=media_type)
+            return StreamingResponse(_iterate(payload), status_code=status, headers=headers, media_type=media_type)
+        body = write_value(member, payload, payload_name) if payload is not None else {}
+        return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+    body = write_structure_members(shape, result)
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+async def _iterate(payload: Iterator[bytes] | AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if hasattr(payload, "__aiter__"):
+        async for chunk in payload:  # type: ignore[union-attr]
+            yield chunk
+    else:
+        from starlette.concurrency import iterate_in_threadpool
+
+        async for chunk in iterate_in_threadpool(payload):  # type: ignore[arg-type]
+            yield chunk
+
+
+def rest_router() -> RestRouter:
+    return RestRouter([spec for spec in all_specs().values() if spec.protocol == "rest-json"])
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_response(spec: ServiceSpec | None, error: ServiceError, request_id: str) -> Response:
+    status = error.status or (spec.error_status(error.code) if spec else 400)
+    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code}
+    return json_response(spec, status, {"__type": error.code, "message": error.message}, headers)

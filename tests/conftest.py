@@ -1,0 +1,119 @@
+"""Fixtures that drive the gateway as a client would: a real `aigate serve` process on a free port, a real S3
+wire endpoint (moto's standalone server), and unmodified boto3 clients pointed at them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from tests.s3server import MotoS3Server
+
+ROOT = Path(__file__).resolve().parent.parent
+AIGATE = [sys.executable, "-m", "services.gateway.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GatewayProcess:
+    """One `aigate serve` process; restartable on the same data folder and port."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "AIGATE_LOG_LEVEL": "INFO", **(env or {})}
+        self.log_path = data_dir.parent / f"{data_dir.name}-gateway.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "GatewayProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [*AIGATE, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+            try:
+                if requests.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gateway did not become ready:\n{self.log()[-4000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as in a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, service: str, access_key: str = "testing", secret_key: str = "testing",
+               region: str = "us-east-1"):
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=region,
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3Server]:
+    server = MotoS3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+def s3_env(s3_server: MotoS3Server) -> dict[str, str]:
+    return {
+        "AIGATE_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "AIGATE_S3_ACCESS_KEY_ID": "testing",
+        "AIGATE_S3_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory, s3_server) -> Iterator[GatewayProcess]:
+    """The shared gateway: auth off, S3 through the moto endpoint."""
+    process = GatewayProcess(tmp_path_factory.mktemp("gw") / "data", env=s3_env(s3_server)).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def comprehend(gateway):
+    return gateway.client("comprehend")
+
+
+@pytest.fixture
+def s3(s3_server):
+    return s3_server.client()
