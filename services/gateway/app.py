@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from services.gateway import openapi
 from services.gateway.auth import Authenticator
 from services.gateway.config import Settings
-from services.gateway.context import request_id_var
+from services.gateway.context import Principal, request_id_var
 from services.gateway.dispatch import Dispatcher
 from services.gateway.errors import ServiceError, internal_failure, request_too_large, unknown_operation
 from services.gateway.observability import LATENCY, REGISTRY, REQUESTS, JobsCollector
@@ -37,6 +38,7 @@ from services.gateway.protocol.wire import (
 )
 from services.gateway.registry import coverage
 from services.gateway.runtime import Runtime
+from services.gateway.storage import BlobAccessDenied, BlobError, BlobNotFound, BlobTooLarge, InvalidBlobUri
 
 log = logging.getLogger("aigate.http")
 
@@ -67,6 +69,36 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True)
+class RawRequest:
+    headers: dict[str, str]  # lower-case names
+    raw_path: str
+    query: str
+    body: bytes
+
+
+async def read_authenticated(request: Request, gateway: Gateway, limit: int) -> tuple[RawRequest, Principal]:
+    body = await read_body(request, limit)
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in request.scope["headers"]}
+    raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
+    principal = gateway.auth.authenticate(request.method, url, headers, body)
+    return RawRequest(headers, raw_path, query, body), principal
+
+
+def record(request: Request, response: Response, started: float, service: str, operation: str,
+           principal: Principal | None) -> None:
+    elapsed = perf_counter() - started
+    REQUESTS.labels(service, operation, str(response.status_code)).inc()
+    LATENCY.labels(service, operation).observe(elapsed)
+    log.info("request", extra={"fields": {
+        "method": request.method, "path": request.url.path, "service": service, "operation": operation,
+        "status": response.status_code, "ms": round(elapsed * 1000, 2),
+        "account": principal.account_id if principal else None,
+    }})
+
+
 async def handle(request: Request, native: bool) -> Response:
     gateway: Gateway = request.app.state.gateway
     request_id = str(uuid.uuid4())
@@ -74,12 +106,8 @@ async def handle(request: Request, native: bool) -> Response:
     started = perf_counter()
     spec = operation = principal = None
     try:
-        body = await read_body(request, gateway.settings.max_request_bytes)
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in request.scope["headers"]}
-        raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
-        principal = gateway.auth.authenticate(request.method, url, headers, body)
+        raw, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        headers, raw_path, query, body = raw.headers, raw.raw_path, raw.query, raw.body
 
         route = None
         if native:
@@ -114,16 +142,72 @@ async def handle(request: Request, native: bool) -> Response:
                                                            "operation": operation.name if operation else None}})
         response = error_response(spec, internal_failure(), request_id)
 
-    elapsed = perf_counter() - started
-    service_label = spec.name if spec else "unknown"
-    operation_label = operation.name if operation else "unknown"
-    REQUESTS.labels(service_label, operation_label, str(response.status_code)).inc()
-    LATENCY.labels(service_label, operation_label).observe(elapsed)
-    log.info("request", extra={"fields": {
-        "method": request.method, "path": request.url.path, "service": service_label, "operation": operation_label,
-        "status": response.status_code, "ms": round(elapsed * 1000, 2),
-        "account": principal.account_id if principal else None,
-    }})
+    record(request, response, started, spec.name if spec else "unknown", operation.name if operation else "unknown",
+           principal)
+    return response
+
+
+BLOB_ERRORS: list[tuple[type[BlobError], str, int]] = [
+    (BlobNotFound, "NoSuchKey", 404),
+    (BlobAccessDenied, "AccessDenied", 403),
+    (BlobTooLarge, "EntityTooLarge", 413),
+    (InvalidBlobUri, "InvalidURI", 400),
+]
+
+
+async def handle_jobs(request: Request, job_id: str | None) -> Response:
+    """GET /v1/jobs[/{id}]: every async job of the caller with status and progress, whatever its service."""
+    gateway: Gateway = request.app.state.gateway
+    request_id = str(uuid.uuid4())
+    request_id_var.set(request_id)
+    started = perf_counter()
+    principal = None
+    store = gateway.runtime.jobs.store
+    try:
+        _, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        if job_id is None:
+            found, token = await run_in_threadpool(store.list, principal, None, request.query_params.get("status"),
+                                                   None, None, None, request.query_params.get("next_token"), 100)
+            response = JSONResponse({"Jobs": [job.summary() for job in found], "NextToken": token})
+        else:
+            job = await run_in_threadpool(store.get, principal, None, job_id)
+            if job is None:
+                raise ServiceError("ResourceNotFoundException", f"Job {job_id} does not exist.", 404)
+            response = JSONResponse(job.summary())
+    except ServiceError as error:
+        response = error_response(None, error, request_id)
+    record(request, response, started, "jobs", "GetJob" if job_id else "ListJobs", principal)
+    return response
+
+
+async def handle_blob(request: Request) -> Response:
+    """GET/PUT/HEAD /v1/blobs/{bucket}/{key}: move media in and results out of the blob store over plain HTTP
+    (the local folder store by default, the configured S3 endpoint otherwise), as the calling account."""
+    gateway: Gateway = request.app.state.gateway
+    request_id = str(uuid.uuid4())
+    request_id_var.set(request_id)
+    started = perf_counter()
+    principal = None
+    uri = f"s3://{request.path_params['bucket']}/{request.path_params['key']}"
+    blobs = gateway.runtime.blobs
+    try:
+        raw, principal = await read_authenticated(request, gateway, gateway.settings.max_blob_upload_bytes)
+        if request.method == "PUT":
+            content_type = raw.headers.get("content-type")
+            await run_in_threadpool(blobs.write, uri, raw.body, principal.account_id, content_type)
+            response = Response(status_code=200, headers={"x-amzn-RequestId": request_id})
+        elif request.method == "HEAD":
+            found = await run_in_threadpool(blobs.exists, uri, principal.account_id)
+            response = Response(status_code=200 if found else 404, headers={"x-amzn-RequestId": request_id})
+        else:
+            data = await run_in_threadpool(blobs.read, uri, principal.account_id)
+            response = Response(data, media_type="application/octet-stream", headers={"x-amzn-RequestId": request_id})
+    except ServiceError as error:
+        response = error_response(None, error, request_id)
+    except BlobError as error:
+        code, status = next((code, status) for kind, code, status in BLOB_ERRORS if isinstance(error, kind))
+        response = error_response(None, ServiceError(code, error.message, status), request_id)
+    record(request, response, started, "blobs", request.method, principal)
     return response
 
 
@@ -180,6 +264,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues
     @app.get("/docs", include_in_schema=False)
     async def docs_page(request: Request) -> HTMLResponse:
         return HTMLResponse(openapi.docs_html(request.app.state.gateway.runtime.providers))
+
+    @app.get("/v1/jobs", include_in_schema=False)
+    async def jobs_list(request: Request) -> Response:
+        return await handle_jobs(request, None)
+
+    @app.get("/v1/jobs/{job_id}", include_in_schema=False)
+    async def job_detail(request: Request, job_id: str) -> Response:
+        return await handle_jobs(request, job_id)
+
+    @app.api_route("/v1/blobs/{bucket}/{key:path}", methods=["GET", "PUT", "HEAD"], include_in_schema=False)
+    async def blob(request: Request) -> Response:
+        return await handle_blob(request)
 
     @app.post("/v1/{service}/{operation}", include_in_schema=False)
     async def native(request: Request) -> Response:

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     executor_id: str = "local"
 
     max_request_bytes: int = 16 * 1024 * 1024
+    # Uploads through /v1/blobs (media for jobs) are held in memory: keep this well under the RAM you have.
+    max_blob_upload_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
 
     @field_validator("file_roots", mode="before")

@@ -69,6 +69,15 @@ class Job(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
+    def summary(self) -> dict[str, Any]:
+        """The job record as the native jobs API shows it, for any kind of job."""
+        return {
+            "JobId": self.job_id, "Kind": self.kind, "Queue": self.queue, "Name": self.name, "Status": self.status,
+            "Progress": round(self.progress or 0.0, 4), "Message": self.message,
+            **{label: (value.isoformat() if (value := self.time(field)) else None) for label, field in (
+                ("CreatedAt", "created_at"), ("StartedAt", "started_at"), ("EndedAt", "ended_at"))},
+        }
+
     def time(self, field: str) -> dt.datetime | None:
         # SQLite returns naive datetimes; every stored time is UTC.
         value = getattr(self, field)
@@ -122,23 +131,25 @@ class JobStore:
             session.add(job)
         return job, True
 
-    def get(self, principal: Principal, kind: str, job_id: str) -> Job | None:
+    def get(self, principal: Principal, kind: str | None, job_id: str) -> Job | None:
+        """The caller's job, or None; `kind` None accepts any kind."""
         with self.db.session() as session:
             job = session.get(Job, job_id)
-        if job is None or job.account_id != principal.account_id or job.region != principal.region or job.kind != kind:
+        if job is None or job.account_id != principal.account_id or job.region != principal.region:
             return None
-        return job
+        return job if kind is None or job.kind == kind else None
 
     def load(self, job_id: str) -> Job | None:
         with self.db.session() as session:
             return session.get(Job, job_id)
 
-    def list(self, principal: Principal, kind: str, status: str | None = None, name: str | None = None,
+    def list(self, principal: Principal, kind: str | None, status: str | None = None, name: str | None = None,
              submitted_before: dt.datetime | None = None, submitted_after: dt.datetime | None = None,
              next_token: str | None = None, max_results: int = 100) -> tuple[list[Job], str | None]:
         """Newest first; the token is an opaque keyset cursor (created_at, job_id)."""
-        query = select(Job).where(Job.account_id == principal.account_id, Job.region == principal.region,
-                                  Job.kind == kind)
+        query = select(Job).where(Job.account_id == principal.account_id, Job.region == principal.region)
+        if kind:
+            query = query.where(Job.kind == kind)
         if status:
             query = query.where(Job.status == status)
         if name:

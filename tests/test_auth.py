@@ -1,0 +1,128 @@
+"""SigV4 auth and tenancy: a gateway in `sigv4` mode with two accounts, on the local blob store."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.conftest import GatewayProcess
+from tests.test_comprehend_language import ROLE, SENTENCES, wait_for_job
+
+ALICE = ("AKIAALICE0000000001", "alice-secret-Zq8s9d7f", "111111111111")
+BOB = ("AKIABOB00000000000002", "bob-secret-Kx3n2m1p", "222222222222")
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    keys = ",".join(":".join(key) for key in (ALICE, BOB))
+    process = GatewayProcess(tmp_path_factory.mktemp("auth") / "data",
+                             env={"AIGATE_AUTH_MODE": "sigv4", "AIGATE_AUTH_KEYS": keys}).start()
+    yield process
+    process.stop()
+
+
+def client_for(gateway, key, service="comprehend", region="us-east-1"):
+    return gateway.client(service, access_key=key[0], secret_key=key[1], region=region)
+
+
+def code_of(caught) -> tuple[str, int]:
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_valid_signature(secured):
+    result = client_for(secured, ALICE).detect_dominant_language(Text=SENTENCES["de"])
+    assert result["Languages"][0]["LanguageCode"] == "de"
+
+
+def test_wrong_secret(secured):
+    with pytest.raises(ClientError) as caught:
+        client_for(secured, (ALICE[0], "not-the-secret", "")).detect_dominant_language(Text="hello there")
+    assert code_of(caught) == ("InvalidSignatureException", 403)
+    assert "signature we calculated does not match" in caught.value.response["Error"]["Message"]
+
+
+def test_unknown_access_key(secured):
+    with pytest.raises(ClientError) as caught:
+        client_for(secured, ("AKIANOBODY0000000000", "whatever", "")).detect_dominant_language(Text="hello there")
+    assert code_of(caught) == ("UnrecognizedClientException", 403)
+
+
+def test_unsigned_request(secured):
+    response = requests.post(secured.url + "/", data=b'{"Text": "hello"}', timeout=10, headers={
+        "X-Amz-Target": "Comprehend_20171127.DetectDominantLanguage", "Content-Type": "application/x-amz-json-1.1"})
+    assert response.status_code == 403
+    assert response.json()["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_tampered_body_is_rejected(secured):
+    """A signature covers the body: the same headers with another body fail."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    body = b'{"Text": "hello world, this is English"}'
+    request = botocore.awsrequest.AWSRequest(method="POST", url=secured.url + "/", data=body, headers={
+        "X-Amz-Target": "Comprehend_20171127.DetectDominantLanguage", "Content-Type": "application/x-amz-json-1.1"})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials(ALICE[0], ALICE[1]), "comprehend", "us-east-1").add_auth(request)
+    headers = dict(request.headers)
+    assert requests.post(secured.url + "/", data=body, headers=headers, timeout=10).status_code == 200
+    tampered = requests.post(secured.url + "/", data=body.replace(b"English", b"Englisch"), headers=headers, timeout=10)
+    assert tampered.status_code == 403
+    assert tampered.json()["__type"] == "InvalidSignatureException"
+
+
+def test_bearer_token_for_plain_http(secured):
+    url = f"{secured.url}/v1/comprehend/DetectDominantLanguage"
+    good = requests.post(url, json={"Text": SENTENCES["fr"]}, headers={"Authorization": f"Bearer {ALICE[0]}:{ALICE[1]}"},
+                         timeout=10)
+    assert good.status_code == 200 and good.json()["Languages"][0]["LanguageCode"] == "fr"
+    bad = requests.post(url, json={"Text": "x"}, headers={"Authorization": f"Bearer {ALICE[0]}:wrong"}, timeout=10)
+    assert bad.status_code == 403 and bad.json()["__type"] == "UnrecognizedClientException"
+
+
+def test_accounts_are_isolated(secured):
+    alice, bob = client_for(secured, ALICE), client_for(secured, BOB)
+    bearer = {"Authorization": f"Bearer {ALICE[0]}:{ALICE[1]}"}
+    put = requests.put(f"{secured.url}/v1/blobs/shared-name/in/doc.txt", data=SENTENCES["pt"].encode(), headers=bearer,
+                       timeout=10)
+    assert put.status_code == 200
+    # Bob's bucket of the same name is his own: the object is not there.
+    bob_get = requests.get(f"{secured.url}/v1/blobs/shared-name/in/doc.txt", timeout=10,
+                           headers={"Authorization": f"Bearer {BOB[0]}:{BOB[1]}"})
+    assert bob_get.status_code == 404 and bob_get.json()["__type"] == "NoSuchKey"
+
+    started = alice.start_dominant_language_detection_job(
+        InputDataConfig={"S3Uri": "s3://shared-name/in/"}, OutputDataConfig={"S3Uri": "s3://shared-name/out"},
+        DataAccessRoleArn=ROLE, JobName="alice-job")
+    props = wait_for_job(alice, started["JobId"])
+    assert props["JobStatus"] == "COMPLETED", props
+    assert started["JobArn"].split(":")[4] == ALICE[2]
+    output = requests.get(f"{secured.url}/v1/blobs/{props['OutputDataConfig']['S3Uri'][len('s3://'):]}", headers=bearer,
+                          timeout=10)
+    assert output.status_code == 200 and output.content[:2] == b"\x1f\x8b"  # gzip
+
+    with pytest.raises(ClientError) as caught:
+        bob.describe_dominant_language_detection_job(JobId=started["JobId"])
+    assert code_of(caught) == ("JobNotFoundException", 400)
+    with pytest.raises(ClientError):
+        bob.stop_dominant_language_detection_job(JobId=started["JobId"])
+    listed = bob.list_dominant_language_detection_jobs()["DominantLanguageDetectionJobPropertiesList"]
+    assert started["JobId"] not in [job["JobId"] for job in listed]
+    # The same account in another region sees nothing either, as in AWS.
+    alice_eu = client_for(secured, ALICE, region="eu-west-1")
+    with pytest.raises(ClientError):
+        alice_eu.describe_dominant_language_detection_job(JobId=started["JobId"])
+    assert alice.list_dominant_language_detection_jobs(Filter={"JobName": "alice-job"})[
+        "DominantLanguageDetectionJobPropertiesList"][0]["JobId"] == started["JobId"]
+
+
+def test_secrets_never_logged(secured):
+    time.sleep(0.2)  # let the log lines of the tests above reach the file
+    log = secured.log()
+    assert '"msg":"request"' in log
+    for key in (ALICE, BOB):
+        assert key[1] not in log
