@@ -6,11 +6,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 extras="${1:-}"
 
+lists=(scripts/debian-packages.txt)
+[ "$extras" = "test" ] && lists+=(scripts/debian-packages-test.txt)
 missing=()
 while read -r package _; do
   [[ -z "$package" || "$package" == \#* ]] && continue
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done < scripts/debian-packages.txt
+done < <(cat "${lists[@]}")
 if (( ${#missing[@]} )); then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "bootstrap: installing Debian packages: ${missing[*]}" >&2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ import pytest
 import requests
 from botocore.config import Config
 
-from tests.s3server import MotoS3Server
+from tests.pgserver import PostgresServer
+from tests.s3server import MotoS3Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 AIGATE = [sys.executable, "-m", "services.gateway.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class GatewayProcess:
@@ -99,6 +93,16 @@ def s3_env(s3_server: MotoS3Server) -> dict[str, str]:
         "AIGATE_S3_ACCESS_KEY_ID": "testing",
         "AIGATE_S3_SECRET_ACCESS_KEY": "testing",
     }
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    if not server.available:
+        pytest.fail("PostgreSQL server binaries not found: `scripts/bootstrap.sh test` installs them")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

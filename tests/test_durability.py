@@ -38,8 +38,10 @@ def output_lines(gateway: GatewayProcess, uri: str) -> list[str]:
         return archive.extractfile("output").read().decode().splitlines()
 
 
-def test_killed_mid_job_resumes_where_it_stopped(tmp_path):
-    gateway = GatewayProcess(tmp_path / "data").start()
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_killed_mid_job_resumes_where_it_stopped(tmp_path, request, database):
+    env = {"AIGATE_DATABASE_URL": request.getfixturevalue("postgres").url} if database == "postgresql" else {}
+    gateway = GatewayProcess(tmp_path / "data", env=env).start()
     try:
         upload(gateway, "durable", "in", FILES, DOCUMENT)
         comprehend = gateway.client("comprehend")

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class AccessKey(BaseModel):
@@ -97,7 +98,13 @@ class Settings(BaseSettings):
 
     @property
     def metadata_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'aigate.sqlite').resolve()}"
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'aigate.sqlite').resolve()}"
+        # PostgreSQL through psycopg 3 (the driver DBOS needs too), whatever driver the URL names.
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
 
     @property
     def dbos_url(self) -> str:
