@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 import regex
 from botocore.model import OperationModel, Shape
+from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from services.gateway.errors import ServiceError, serialization_error, unknown_operation
@@ -177,6 +178,29 @@ def _coerce_text(shape: Shape, text: str, path: str, location: str) -> Any:
     raise serialization_error(f"Unsupported {kind} in {location} for '{path}'")
 
 
+def _read_located_member(member: Shape, location: str, wire_name: str, request: IncomingRequest,
+                         labels: dict[str, str], query: list[tuple[str, str]]) -> Any:
+    """The raw value of one path/query/header member, coerced from text; None when absent."""
+    if location == "uri":
+        text = labels.get(wire_name)
+        return None if text is None else _coerce_text(member, text, wire_name, location)
+    if location == "querystring":
+        values = [value for key, value in query if key == wire_name]
+        if not values:
+            return None
+        if member.type_name == "list":
+            return [_coerce_text(member.member, value, wire_name, location) for value in values]
+        return _coerce_text(member, values[0], wire_name, location)
+    if location == "header":
+        text = request.headers.get(wire_name.lower())
+        if text is None:
+            return None
+        if member.type_name == "list":
+            return [_coerce_text(member.member, item.strip(), wire_name, location) for item in text.split(",")]
+        return _coerce_text(member, text, wire_name, location)
+    return None
+
+
 def read_rest_input(route: RestRoute, request: IncomingRequest, labels: dict[str, str]) -> dict[str, Any]:
     shape = route.operation.input_shape
     if shape is None:
@@ -184,49 +208,32 @@ def read_rest_input(route: RestRoute, request: IncomingRequest, labels: dict[str
     violations = ConstraintViolations()
     query = parse_qsl(request.query_string, keep_blank_values=True)
     params: dict[str, Any] = {}
-    claimed_query: set[str] = set()
-    payload_name = shape.serialization.get("payload")
+    named_query_keys = set()
     for name, member in shape.members.items():
         location = member.serialization.get("location")
         wire_name = member.serialization.get("name", name)
-        if location == "uri" and wire_name in labels:
-            value: Any = _coerce_text(member, labels[wire_name], name, location)
-        elif location == "querystring":
-            if member.type_name == "map":
-                continue  # takes what the named members leave, below
-            values = [v for k, v in query if k == wire_name]
-            claimed_query.add(wire_name)
-            if not values:
-                continue
-            if member.type_name == "list":
-                value = [_coerce_text(member.member, v, name, location) for v in values]
-            else:
-                value = _coerce_text(member, values[0], name, location)
-        elif location == "header":
-            text = request.headers.get(wire_name.lower())
-            if text is None:
-                continue
-            if member.type_name == "list":
-                value = [_coerce_text(member.member, v.strip(), name, location) for v in text.split(",")]
-            else:
-                value = _coerce_text(member, text, name, location)
-        elif location == "headers":
+        if location == "querystring" and member.type_name != "map":
+            named_query_keys.add(wire_name)
+        if location == "headers":  # a map of every header with this prefix
             prefix = wire_name.lower()
-            value = {k[len(prefix) :]: v for k, v in request.headers.items() if k.startswith(prefix)}
-            if not value:
-                continue
+            found = {key[len(prefix):]: value for key, value in request.headers.items() if key.startswith(prefix)}
+            if found:
+                params[name] = found
+            continue
+        value = _read_located_member(member, location, wire_name, request, labels, query) if location else None
+        if value is None:
+            continue
+        if member.serialization.get("jsonvalue"):
+            params[name] = value  # decoded JSON, not the string the shape describes
         else:
-            continue
-        if member.type_name == "string" and member.serialization.get("jsonvalue"):
-            params[name] = value
-            continue
-        params[name] = read_value(member, value, name[:1].lower() + name[1:], violations) if location != "headers" else value
+            params[name] = read_value(member, value, name[:1].lower() + name[1:], violations)
     for name, member in shape.members.items():
         if member.serialization.get("location") == "querystring" and member.type_name == "map":
-            rest = {k: v for k, v in query if k not in claimed_query}
+            rest = {key: value for key, value in query if key not in named_query_keys}
             if rest:
                 params[name] = rest
 
+    payload_name = shape.serialization.get("payload")
     if payload_name:
         member = shape.members[payload_name]
         if member.type_name == "blob":
@@ -292,8 +299,7 @@ async def _iterate(payload: Iterator[bytes] | AsyncIterator[bytes]) -> AsyncIter
         async for chunk in payload:  # type: ignore[union-attr]
             yield chunk
     else:
-        from starlette.concurrency import iterate_in_threadpool
-
+        # A sync generator may do model work per chunk: run it off the event loop.
         async for chunk in iterate_in_threadpool(payload):  # type: ignore[arg-type]
             yield chunk
 
