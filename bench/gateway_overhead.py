@@ -1,6 +1,10 @@
 """Gateway overhead: Comprehend DetectDominantLanguage through `aigate serve` vs a bare FastAPI endpoint
-calling py3langid directly. Same machine, same uvicorn options, same load generator and concurrency; the two
+calling py3langid directly. Same machine, same uvicorn options, same load generator and concurrency; the
 targets run one after the other.
+
+The bare server has two endpoints: the idiomatic sync `def` (FastAPI runs it in its thread pool) and an
+`async def` that calls py3langid inline on the event loop, the fastest a bare endpoint gets. The headline
+ratio is against the faster of the two.
 
     .venv/bin/python bench/gateway_overhead.py [--seconds 10] [--concurrency 8] [--warmup 2]
 
@@ -62,10 +66,17 @@ def bare_app():
     def health() -> dict:
         return {"status": "ok"}
 
+    def languages(text: str) -> dict:
+        ranked = identifier.rank(text)[:3]
+        return {"Languages": [{"LanguageCode": code, "Score": float(score)} for code, score in ranked]}
+
     @app.post("/detect")
     def detect(payload: dict = Body(...)) -> dict:
-        ranked = identifier.rank(payload["Text"])[:3]
-        return {"Languages": [{"LanguageCode": code, "Score": float(score)} for code, score in ranked]}
+        return languages(payload["Text"])
+
+    @app.post("/detect-inline")
+    async def detect_inline(payload: dict = Body(...)) -> dict:
+        return languages(payload["Text"])
 
     return app
 
@@ -122,9 +133,9 @@ def gateway_requests(port: int) -> list[bytes]:
             for s in SENTENCES]
 
 
-def bare_requests(port: int) -> list[bytes]:
+def bare_requests(port: int, path: str) -> list[bytes]:
     headers = {"Content-Type": "application/json"}
-    return [http_request("POST", "/detect", port, json.dumps({"Text": s}, ensure_ascii=False).encode(), headers)
+    return [http_request("POST", path, port, json.dumps({"Text": s}, ensure_ascii=False).encode(), headers)
             for s in SENTENCES]
 
 
@@ -301,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gateway_overhead: DetectDominantLanguage, concurrency={args.concurrency}, "
           f"warmup={args.warmup:g}s, measured={args.seconds:g}s per target, cpus={os.cpu_count()}")
     print(f"gateway: aigate serve, AIGATE_LOG_LEVEL={GATEWAY_LOG_LEVEL}; bare: FastAPI sync endpoint + py3langid; "
-          "both uvicorn, 1 worker, log_config=None, access_log=False")
+          "inline: FastAPI async endpoint calling py3langid on the event loop; "
+          "all uvicorn, 1 worker, log_config=None, access_log=False")
 
     workdir = Path(tempfile.mkdtemp(prefix="aigate-bench-"))
     results: dict[str, Result] = {}
@@ -315,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
                                        cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             wait_http_ok(port, "/health", process)
-            target = Target("bare", port, bare_requests(port))
-            warm_up(target)
-            results["bare"] = run_load(target, args.concurrency, args.warmup, args.seconds)
+            for name, path in (("bare", "/detect"), ("inline", "/detect-inline")):
+                target = Target(name, port, bare_requests(port, path))
+                warm_up(target)
+                results[name] = run_load(target, args.concurrency, args.warmup, args.seconds)
         except Exception:
             print(f"bare server log:\n{tail(log_path)}", file=sys.stderr)
             raise
@@ -349,18 +362,21 @@ def main(argv: list[str] | None = None) -> int:
         stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    bare, gateway = results["bare"], results["gateway"]
+    gateway = results["gateway"]
     print()
     print(f"{'target':<8} {'req/s':>9} {'ok':>8} {'errors':>7} {'mean ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'client cpu':>11}")
-    print(row(bare))
-    print(row(gateway))
-    report_errors(bare)
-    report_errors(gateway)
-    ratio = gateway.rps / bare.rps if bare.rps else 0.0
+    for result in results.values():
+        print(row(result))
+        report_errors(result)
     print()
     print("client cpu: the load generator's own CPU time over the run's wall time (100% = one core)")
-    print(f"ratio gateway/bare: {ratio:.3f}  ({gateway.rps:.1f} / {bare.rps:.1f} req/s)")
-    print(f"gateway_overhead: {ratio:.2f} of bare throughput (goal >= {GOAL:.2f})")
+    for name in ("bare", "inline"):
+        bare = results[name]
+        print(f"ratio gateway/{name}: {gateway.rps / bare.rps if bare.rps else 0.0:.3f}  "
+              f"({gateway.rps:.1f} / {bare.rps:.1f} req/s)")
+    fastest = max(results["bare"].rps, results["inline"].rps)
+    ratio = gateway.rps / fastest if fastest else 0.0
+    print(f"gateway_overhead: {ratio:.2f} of the faster bare endpoint's throughput (goal >= {GOAL:.2f})")
     return 0
 
 

@@ -7,7 +7,7 @@ from services.comprehend.language import (
     MAX_BATCH_DOCUMENTS,
     MAX_TEXT_BYTES,
     check_text_size,
-    detect_languages,
+    detect_languages_batched,
     detect_languages_many,
 )
 from services.gateway.context import RequestContext
@@ -19,9 +19,9 @@ provider = ServiceProvider("comprehend")
 
 
 @provider.operation("DetectDominantLanguage")
-def detect_dominant_language(ctx: RequestContext, request: dict) -> dict:
+async def detect_dominant_language(ctx: RequestContext, request: dict) -> dict:
     check_text_size(request["Text"])
-    return {"Languages": detect_languages(request["Text"])}
+    return {"Languages": await detect_languages_batched(request["Text"])}
 
 
 @provider.operation("BatchDetectDominantLanguage")

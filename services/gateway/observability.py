@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from functools import lru_cache
 from typing import Callable, Iterable
 
 import orjson
@@ -25,6 +26,17 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+
+
+@lru_cache(maxsize=4096)
+def request_count(service: str, operation: str, status: int):
+    # Resolving label children costs more than the increment: keep them.
+    return REQUESTS.labels(service, operation, str(status))
+
+
+@lru_cache(maxsize=4096)
+def request_latency(service: str, operation: str):
+    return LATENCY.labels(service, operation)
 
 
 class JobsCollector:
