@@ -127,3 +127,25 @@ def test_separate_worker_process_runs_jobs(tmp_path):
             worker.kill()
         gateway.stop()
     assert worker.returncode == 0, worker.stderr.read().decode()[-2000:]
+
+
+def test_queue_concurrency_limit(tmp_path):
+    """AIGATE_QUEUE_CONCURRENCY caps the jobs of a queue that one process runs at once."""
+    gateway = GatewayProcess(tmp_path / "data", env={"AIGATE_QUEUE_CONCURRENCY": '{"comprehend": 1}'}).start()
+    try:
+        upload(gateway, "limited", "in", 150, DOCUMENT)
+        comprehend = gateway.client("comprehend")
+        ids = [comprehend.start_dominant_language_detection_job(
+            InputDataConfig={"S3Uri": "s3://limited/in/"}, OutputDataConfig={"S3Uri": "s3://limited/out"},
+            DataAccessRoleArn=ROLE)["JobId"] for _ in range(3)]
+        most_running, deadline = 0, time.monotonic() + 180
+        while time.monotonic() < deadline:
+            states = [job_record(gateway, job_id)["Status"] for job_id in ids]
+            most_running = max(most_running, states.count("IN_PROGRESS"))
+            if all(state == "COMPLETED" for state in states):
+                break
+            time.sleep(0.02)
+        assert states == ["COMPLETED"] * 3
+        assert most_running == 1
+    finally:
+        gateway.stop()

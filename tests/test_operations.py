@@ -60,6 +60,13 @@ def test_jobs_api_lists_only_own_jobs(gateway):
     assert missing.status_code == 404 and missing.json()["__type"] == "ResourceNotFoundException"
 
 
+def test_models_endpoint_shows_live_engines(gateway, comprehend):
+    comprehend.detect_dominant_language(Text="Load the language identifier, please.")
+    engines = {entry["name"]: entry for entry in requests.get(gateway.url + "/v1/models", timeout=10).json()}
+    assert engines["langid"]["loaded"] is True
+    assert engines["langid"]["weights_source"] == "package"
+
+
 def run_cli(*args: str) -> str:
     return subprocess.run([*AIGATE, *args], cwd=ROOT, check=True, capture_output=True, text=True, timeout=120).stdout
 

@@ -260,6 +260,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/v1/models", include_in_schema=False)
+    async def models_report(request: Request) -> list[dict[str, Any]]:
+        return request.app.state.gateway.runtime.models.describe()
+
     @app.get("/v1/coverage", include_in_schema=False)
     async def coverage_report(request: Request) -> dict[str, Any]:
         return coverage(request.app.state.gateway.runtime.providers)

@@ -336,8 +336,10 @@ def run_job(job_id: str) -> None:
         DBOS.run_step({"name": "job.finish"}, _finish, job_id, STOPPED, None, "Stopped on request.")
         return
     except Exception as error:
-        log.warning("job failed", extra={"fields": {"job_id": job_id, "error": _failure_message(error),
-                                                    "trace": traceback.format_exc(limit=5)}})
+        fields = {"job_id": job_id, "error": _failure_message(error)}
+        if not isinstance(error, ServiceError):  # a bug, not bad input: keep where it happened
+            fields["trace"] = traceback.format_exc(limit=8)
+        log.warning("job failed", extra={"fields": fields})
         DBOS.run_step({"name": "job.finish"}, _finish, job_id, FAILED, None, _failure_message(error))
         return
     DBOS.run_step({"name": "job.finish"}, _finish, job_id, COMPLETED, result, None)
