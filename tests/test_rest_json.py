@@ -24,6 +24,7 @@ from services.gateway.runtime import Runtime
 from tests.s3server import free_port
 
 received: dict[str, dict] = {}
+in_process: dict[str, Runtime] = {}
 
 
 def echo_providers() -> dict[str, ServiceProvider]:
@@ -83,6 +84,7 @@ def server(tmp_path_factory):
                 break
         except requests.ConnectionError:
             time.sleep(0.1)
+    in_process["runtime"] = runtime
     yield url
     uv.should_exit = True
     thread.join(15)
@@ -139,3 +141,24 @@ def test_native_route_streams_blob_payloads(server):
     assert response.status_code == 200
     assert response.content == b"native call "
     assert response.headers["Content-Type"] == "audio/mpeg"
+
+
+def test_in_process_calls_validate_like_http(server):
+    """The orchestrator's path: wire-form input and output, no HTTP, sync and async handlers alike."""
+    from services.gateway.context import Principal
+    from services.gateway.errors import ServiceError
+
+    dispatcher = in_process["runtime"].dispatcher
+    principal = Principal("000000000000", "us-east-1")
+    audio = dispatcher.call_wire("polly", "SynthesizeSpeech", principal,
+                                 {"Text": "in process", "OutputFormat": "mp3", "VoiceId": "Joanna"}, "req-1")
+    assert audio["AudioStream"] == "aW4gcHJvY2VzcyA="  # base64 of the streamed chunks
+    languages = dispatcher.call_wire("comprehend", "DetectDominantLanguage", principal,
+                                     {"Text": "Ceci est une phrase en français, sans aucun doute."}, "req-2")
+    assert languages["Languages"][0]["LanguageCode"] == "fr"
+    with pytest.raises(ServiceError) as caught:
+        dispatcher.call_wire("comprehend", "DetectDominantLanguage", principal, {}, "req-3")
+    assert caught.value.code == "ValidationException"
+    with pytest.raises(ServiceError) as caught:
+        dispatcher.call_wire("comprehend", "DetectSentiment", principal, {"Text": "x", "LanguageCode": "en"}, "req-4")
+    assert caught.value.code == "NotImplementedException"

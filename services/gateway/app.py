@@ -21,7 +21,6 @@ from services.gateway import openapi
 from services.gateway.auth import Authenticator
 from services.gateway.config import Settings
 from services.gateway.context import Principal, request_id_var
-from services.gateway.dispatch import Dispatcher
 from services.gateway.errors import ServiceError, internal_failure, request_too_large, unknown_operation
 from services.gateway.observability import REGISTRY, JobsCollector, request_count, request_latency
 from services.gateway.protocol.service_models import SERVED_SERVICES, service_spec
@@ -54,7 +53,7 @@ class Gateway:
         self.settings = runtime.settings
         self.auth = Authenticator(runtime.settings)
         self.router = rest_router()
-        self.dispatcher = Dispatcher(runtime.providers)
+        self.dispatcher = runtime.dispatcher
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from models.registry import ModelRegistry
 from services.gateway.config import Settings
 from services.gateway.db import Database
+from services.gateway.dispatch import Dispatcher
 from services.gateway.jobs import JobManager
 from services.gateway.registry import ServiceProvider, load_providers
 from services.gateway.storage import BlobStore
@@ -20,6 +21,7 @@ class Runtime:
     models: ModelRegistry
     jobs: JobManager
     providers: dict[str, ServiceProvider]
+    dispatcher: Dispatcher
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -29,7 +31,8 @@ class Runtime:
         db.create_schema()
         models = ModelRegistry(settings)
         models.start_idle_sweeper()
-        runtime = cls(settings, db, BlobStore(settings), models, JobManager(settings, db), providers)
+        runtime = cls(settings, db, BlobStore(settings), models, JobManager(settings, db), providers,
+                      Dispatcher(providers))
         _CURRENT["runtime"] = runtime
         return runtime
 

@@ -224,6 +224,8 @@ def write_value(shape: Shape, value: Any, path: str = "") -> Any:
     if kind == "blob":
         if isinstance(value, str):
             value = value.encode()
+        elif not isinstance(value, (bytes, bytearray)):
+            value = b"".join(value)  # a streamed payload, written whole into a JSON body
         return base64.b64encode(value).decode("ascii")
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
