@@ -1,4 +1,5 @@
-"""Offline weight resolution: explicit config path → models folder → shipping Python package → hub (opt-in)."""
+"""Offline weight resolution: explicit config path → models folder → shipping Python package → operating-system
+package path → hub (opt-in)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from models.catalog import EngineSpec
 if TYPE_CHECKING:
     from services.gateway.config import Settings
 
-WeightsSource = Literal["config", "models_dir", "package", "hub"]
+WeightsSource = Literal["config", "models_dir", "package", "system", "hub"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ def resolve_weights(spec: EngineSpec, settings: Settings) -> ResolvedWeights:
                 if candidate.exists():
                     return ResolvedWeights(candidate, "package")
                 attempts.append(f"package: {candidate} does not exist ({weights.package!r} is installed)")
+
+    for system_path in weights.system_paths:
+        if Path(system_path).exists():
+            return ResolvedWeights(Path(system_path), "system")
+        attempts.append(f"system: {system_path} does not exist (operating-system package not installed)")
 
     if weights.hub_id is None:
         attempts.append("hub: this engine has no download source")

@@ -160,5 +160,6 @@ def test_in_process_calls_validate_like_http(server):
         dispatcher.call_wire("comprehend", "DetectDominantLanguage", principal, {}, "req-3")
     assert caught.value.code == "ValidationException"
     with pytest.raises(ServiceError) as caught:
-        dispatcher.call_wire("comprehend", "DetectSentiment", principal, {"Text": "x", "LanguageCode": "en"}, "req-4")
+        dispatcher.call_wire("comprehend", "DescribeFlywheel", principal,
+                             {"FlywheelArn": "arn:aws:comprehend:us-east-1:000000000000:flywheel/f1"}, "req-4")
     assert caught.value.code == "NotImplementedException"

@@ -11,7 +11,7 @@ from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -286,6 +286,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues
     @app.api_route("/v1/blobs/{bucket}/{key:path}", methods=["GET", "PUT", "HEAD"], include_in_schema=False)
     async def blob(request: Request) -> Response:
         return await handle_blob(request)
+
+    @app.websocket("/{path:path}")
+    async def streaming(websocket: WebSocket) -> None:
+        # Streaming APIs (e.g. Transcribe's) are registered by their service providers.
+        runtime = websocket.app.state.gateway.runtime
+        path = "/" + websocket.path_params["path"]
+        handler = next((found for provider in runtime.providers.values()
+                        if (found := provider.websockets.get(path))), None)
+        if handler is None:
+            await websocket.close(code=1008, reason=f"No streaming endpoint at {path}")
+            return
+        await handler(websocket, runtime)
 
     @app.post("/v1/{service}/{operation}", include_in_schema=False)
     async def native(request: Request) -> Response:

@@ -176,15 +176,22 @@ class JobStore:
         with self.db.session() as session:
             session.execute(update(Job).where(Job.job_id == job_id).values(**fields))
 
+    def transition(self, job_id: str, from_states: tuple[str, ...], **fields: Any) -> bool:
+        """Update the job only if it is still in one of `from_states` (a stop and a start may race)."""
+        fields["updated_at"] = utcnow()
+        with self.db.session() as session:
+            result = session.execute(
+                update(Job).where(Job.job_id == job_id, Job.status.in_(from_states)).values(**fields))
+            return result.rowcount == 1
+
     def request_stop(self, principal: Principal, kind: str, job_id: str) -> Job | None:
         """SUBMITTED jobs stop at once; running ones at their next step."""
         job = self.get(principal, kind, job_id)
         if job is None:
             return None
-        if job.status == SUBMITTED:
-            self.update(job_id, status=STOPPED, ended_at=utcnow(), message="Stopped before it started.")
-        elif job.status == IN_PROGRESS:
-            self.update(job_id, status=STOP_REQUESTED)
+        if not self.transition(job_id, (SUBMITTED,), status=STOPPED, ended_at=utcnow(),
+                               message="Stopped before it started."):
+            self.transition(job_id, (IN_PROGRESS,), status=STOP_REQUESTED)
         return self.load(job_id)
 
     def active(self) -> list[Job]:
@@ -303,10 +310,11 @@ def _start(job_id: str) -> str | None:
     job = store.load(job_id)
     if job is None or job.status not in ACTIVE_STATES:
         return None
-    if job.status == STOP_REQUESTED:
-        store.update(job_id, status=STOPPED, ended_at=utcnow())
+    started = store.transition(job_id, (SUBMITTED, IN_PROGRESS), status=IN_PROGRESS,
+                               started_at=job.started_at or utcnow())
+    if not started:  # a stop got in first
+        store.transition(job_id, (STOP_REQUESTED,), status=STOPPED, ended_at=utcnow(), message="Stopped on request.")
         return None
-    store.update(job_id, status=IN_PROGRESS, started_at=job.started_at or utcnow())
     return job.kind
 
 

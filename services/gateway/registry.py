@@ -43,6 +43,15 @@ class Operation:
 class ServiceProvider:
     service: str
     operations: dict[str, Operation] = field(default_factory=dict)
+    # WebSocket endpoints by path (AWS streaming APIs), `handler(websocket, runtime)`.
+    websockets: dict[str, Callable[..., Awaitable[None]]] = field(default_factory=dict)
+
+    def websocket(self, path: str) -> Callable:
+        def register(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+            self.websockets[path] = handler
+            return handler
+
+        return register
 
     def operation(self, name: str) -> Callable[[Handler], Handler]:
         """Register `handler(ctx, request) -> response` for the AWS operation `name`."""
