@@ -1,6 +1,13 @@
-"""Comprehend's asynchronous analysis jobs: read every document under an input S3 prefix (one per file or one per
-line), analyse them in checkpointed batches, and write `output.tar.gz` where AWS writes it:
-`<OutputDataConfig.S3Uri>/<account>-<TAG>-<job id>/output/output.tar.gz`, holding one JSON line per document."""
+"""Comprehend's asynchronous analysis jobs, one framework for every job type: read every document under an input
+S3 prefix (one per file or one per line), analyse them in checkpointed batches, and write where AWS writes:
+
+- most types: `<OutputDataConfig.S3Uri>/<account>-<TAG>-<job id>/output/output.tar.gz`, one JSON line per document
+  (`{"File", ["Line"], ...result}` or `{"File", ["Line"], "ErrorCode", "ErrorMessage"}`);
+- per-file types (PII): `<...>/output/<input file>.out` for each input file;
+- corpus types (topics): the whole corpus modelled at once, named CSV files in output.tar.gz.
+
+A `JobType` says what a type analyses and how; `register()` makes it a job kind run by `run_document_job`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import io
 import tarfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import orjson
@@ -16,6 +24,7 @@ from services.comprehend.language import detect_languages_many
 from services.gateway.context import RequestContext
 from services.gateway.errors import ServiceError
 from services.gateway.jobs import Job, JobRun, job_kind
+from services.gateway.protocol.service_models import service_spec
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
 
@@ -31,21 +40,47 @@ class JobType:
     arn_resource: str  # e.g. dominant-language-detection-job
     output_tag: str  # the <TAG> of the output folder name
     properties_key: str  # the Describe*/List* member name of the properties
-    analyze: Callable[[list[str]], list[dict]]  # documents -> one result object per document
+    # (documents, the Start* request) -> one result object per document
+    analyze: Callable[[list[str], dict], list[dict]]
+    properties_shape: str = ""  # botocore shape of the properties (default: properties_key without "List")
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
+    # Jobs that write one output object per input file (PII) instead of output.tar.gz: (request, file name,
+    # input format, [(key, text, result)]) -> bytes written to `<output folder>/<file name>.out`.
+    per_file_output: Callable[[dict, str, str, list[tuple[dict, str, dict]]], bytes] | None = None
+    # Jobs over the whole corpus at once (topics): (request, [(key, text)]) -> {archive member name: bytes}.
+    corpus_output: Callable[[dict, list[tuple[dict, str]]], dict[str, bytes]] | None = None
+    # (Start* request, caller's RequestContext) -> None, or raises ServiceError for a bad request
+    check_request: Callable[[dict, RequestContext], None] | None = None
 
 
-DOMINANT_LANGUAGE = JobType(
+JOB_TYPES: dict[str, JobType] = {}
+
+
+def register(job_type: JobType) -> JobType:
+    """Make a job type runnable: one job kind per type, all run by `run_document_job`."""
+    JOB_TYPES[job_type.kind] = job_type
+    job_kind(job_type.kind, QUEUE)(lambda run, _type=job_type: run_document_job(_type, run))
+    return job_type
+
+
+DOMINANT_LANGUAGE = register(JobType(
     kind="comprehend.dominant-language",
     arn_resource="dominant-language-detection-job",
     output_tag="LANGUAGE",
     properties_key="DominantLanguageDetectionJobProperties",
-    analyze=lambda texts: [{"Languages": found} for found in detect_languages_many(texts)],
-)
+    analyze=lambda texts, request: [{"Languages": found} for found in detect_languages_many(texts)],
+))
+
+
+def output_folder(job_type: JobType, job: Job) -> str:
+    prefix = job.request["OutputDataConfig"]["S3Uri"].rstrip("/")
+    return f"{prefix}/{job.account_id}-{job_type.output_tag}-{job.job_id}/output/"
 
 
 def output_location(job_type: JobType, job: Job) -> str:
-    prefix = job.request["OutputDataConfig"]["S3Uri"].rstrip("/")
-    return f"{prefix}/{job.account_id}-{job_type.output_tag}-{job.job_id}/output/output.tar.gz"
+    """Where Describe* says the output is: the archive, or (per-file jobs) the folder of `.out` files."""
+    folder = output_folder(job_type, job)
+    return folder if job_type.per_file_output is not None else folder + "output.tar.gz"
 
 
 def job_arn(job_type: JobType, job: Job) -> str:
@@ -53,15 +88,23 @@ def job_arn(job_type: JobType, job: Job) -> str:
 
 
 def start_job(ctx: RequestContext, job_type: JobType, request: dict) -> dict:
+    if job_type.check_request is not None:
+        job_type.check_request(request, ctx)
     token = request.get("ClientRequestToken")
     stored = orjson.loads(orjson.dumps({key: value for key, value in request.items() if key != "ClientRequestToken"}))
     job = runtime().jobs.submit(ctx.principal, job_type.kind, stored, name=request.get("JobName"), client_token=token)
+    if request.get("Tags"):
+        from services.comprehend.tags import set_tags
+
+        set_tags(ctx.principal, job_arn(job_type, job), request["Tags"])
     return {"JobId": job.job_id, "JobArn": job_arn(job_type, job), "JobStatus": job.status}
 
 
 def job_properties(job_type: JobType, job: Job) -> dict:
+    """The Describe*/List* properties: every member the type's botocore shape has, from the stored request."""
     request = job.request
-    return {
+    values = {
+        **{key: value for key, value in request.items() if key not in ("Tags", "ClientRequestToken")},
         "JobId": job.job_id,
         "JobArn": job_arn(job_type, job),
         "JobName": job.name,
@@ -71,10 +114,14 @@ def job_properties(job_type: JobType, job: Job) -> dict:
         "EndTime": job.time("ended_at"),
         "InputDataConfig": {"InputFormat": "ONE_DOC_PER_FILE", **request["InputDataConfig"]},
         "OutputDataConfig": {**request["OutputDataConfig"], "S3Uri": output_location(job_type, job)},
-        "DataAccessRoleArn": request.get("DataAccessRoleArn"),
-        "VolumeKmsKeyId": request.get("VolumeKmsKeyId"),
-        "VpcConfig": request.get("VpcConfig"),
     }
+    members = _shape_members(job_type.properties_shape or job_type.properties_key.removesuffix("List"))
+    return {key: value for key, value in values.items() if key in members and value is not None}
+
+
+@lru_cache(maxsize=None)
+def _shape_members(shape: str) -> frozenset[str]:
+    return frozenset(service_spec("comprehend").model.shape_for(shape).members)
 
 
 def _list_inputs(account_id: str, input_uri: str) -> list[str]:
@@ -92,20 +139,22 @@ def _relative_name(input_uri: str, uri: str) -> str:
     return uri[len(base):] if uri.startswith(base) else uri.rsplit("/", 1)[-1]
 
 
-def _analyze_files(job_type: JobType, account_id: str, input_uri: str, input_format: str, uris: list[str]) -> list[str]:
-    """One batch of files -> output lines (JSON), errors included as AWS reports them per document."""
+def _read_documents(job_type: JobType, account_id: str, input_uri: str, input_format: str,
+                    uris: list[str]) -> tuple[list[tuple[dict, str]], list[dict]]:
+    """Files -> ([(key, text)] to analyse, [error lines]) with keys {"File"} or {"File", "Line"}."""
     documents: list[tuple[dict, str]] = []
-    lines: list[dict] = []
+    errors: list[dict] = []
     for uri in uris:
         name = _relative_name(input_uri, uri)
         try:
-            data = runtime().blobs.read(uri, account_id, max_bytes=None if input_format == "ONE_DOC_PER_LINE" else MAX_DOCUMENT_BYTES)
+            limit = None if input_format == "ONE_DOC_PER_LINE" else max(job_type.max_document_bytes, MAX_DOCUMENT_BYTES)
+            data = runtime().blobs.read(uri, account_id, max_bytes=limit)
             text = data.decode("utf-8")
         except BlobError as error:
-            lines.append({"File": name, "ErrorCode": "DOCUMENT_READ_ERROR", "ErrorMessage": str(error)})
+            errors.append({"File": name, "ErrorCode": "DOCUMENT_READ_ERROR", "ErrorMessage": str(error)})
             continue
         except UnicodeDecodeError:
-            lines.append({"File": name, "ErrorCode": "INVALID_ENCODING", "ErrorMessage": "Document is not UTF-8 text"})
+            errors.append({"File": name, "ErrorCode": "INVALID_ENCODING", "ErrorMessage": "Document is not UTF-8 text"})
             continue
         if input_format == "ONE_DOC_PER_LINE":
             for number, line in enumerate(text.splitlines()):
@@ -113,51 +162,104 @@ def _analyze_files(job_type: JobType, account_id: str, input_uri: str, input_for
                     documents.append(({"File": name, "Line": number}, line))
         else:
             documents.append(({"File": name}, text))
-
     analysable = []
     for key, text in documents:
         size = len(text.encode("utf-8"))
-        if size > MAX_DOCUMENT_BYTES:
-            lines.append({**key, "ErrorCode": "DOCUMENT_SIZE_EXCEEDED",
-                          "ErrorMessage": f"Document size {size} bytes exceeds the limit of {MAX_DOCUMENT_BYTES} bytes"})
+        if size > job_type.max_document_bytes:
+            errors.append({**key, "ErrorCode": "DOCUMENT_SIZE_EXCEEDED",
+                           "ErrorMessage": f"Document size {size} bytes exceeds the limit of "
+                                           f"{job_type.max_document_bytes} bytes"})
         else:
             analysable.append((key, text))
-    results = job_type.analyze([text for _, text in analysable])
+    return analysable, errors
+
+
+def _analyze_files(job_type: JobType, account_id: str, input_uri: str, input_format: str, uris: list[str],
+                   request: dict | None = None) -> list[str]:
+    """One batch of files -> output lines (JSON), errors included as AWS reports them per document."""
+    analysable, lines = _read_documents(job_type, account_id, input_uri, input_format, uris)
+    results = job_type.analyze([text for _, text in analysable], request or {}) if analysable else []
     lines.extend({**key, **result} for (key, _), result in zip(analysable, results))
     return [orjson.dumps(line).decode() for line in lines]
 
 
-def _write_output(account_id: str, output_uri: str, lines: list[str]) -> None:
-    content = ("\n".join(lines) + "\n").encode()
+def _analyze_files_to_objects(job_type: JobType, account_id: str, input_uri: str, input_format: str,
+                              uris: list[str], request: dict, folder: str) -> list[str]:
+    """Per-file output (PII): analyse a batch of files and write `<folder><file>.out` for each; returns the
+    error lines of documents that could not be analysed."""
+    analysable, errors = _read_documents(job_type, account_id, input_uri, input_format, uris)
+    results = job_type.analyze([text for _, text in analysable], request) if analysable else []
+    by_file: dict[str, list[tuple[dict, str, dict]]] = {}
+    for (key, text), result in zip(analysable, results):
+        by_file.setdefault(key["File"], []).append((key, text, result))
+    for name, items in by_file.items():
+        data = job_type.per_file_output(request, name, input_format, items)
+        try:
+            runtime().blobs.write(folder + name + ".out", data, account_id, content_type="text/plain")
+        except BlobError as error:
+            raise ServiceError("InvalidRequestException", f"NO_WRITE_ACCESS_TO_OUTPUT: {error}") from None
+    return [orjson.dumps(line).decode() for line in errors]
+
+
+def _corpus(job_type: JobType, account_id: str, input_uri: str, input_format: str, uris: list[str]) -> list:
+    analysable, _errors = _read_documents(job_type, account_id, input_uri, input_format, uris)
+    return [[key, text] for key, text in analysable]
+
+
+def _write_archive(account_id: str, output_uri: str, members: dict[str, bytes]) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("output")
-        info.size = len(content)
-        info.mtime = int(time.time())
-        archive.addfile(info, io.BytesIO(content))
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mtime = int(time.time())
+            archive.addfile(info, io.BytesIO(content))
     try:
         runtime().blobs.write(output_uri, buffer.getvalue(), account_id, content_type="application/gzip")
     except BlobError as error:
         raise ServiceError("InvalidRequestException", f"NO_WRITE_ACCESS_TO_OUTPUT: {error}") from None
 
 
+def _write_output(account_id: str, output_uri: str, lines: list[str]) -> None:
+    _write_archive(account_id, output_uri, {"output": ("\n".join(lines) + "\n").encode()})
+
+
+def _write_corpus_output(job_type: JobType, account_id: str, output_uri: str, request: dict, documents: list) -> None:
+    members = job_type.corpus_output(request, [(key, text) for key, text in documents])
+    _write_archive(account_id, output_uri, members)
+
+
 def run_document_job(job_type: JobType, run: JobRun) -> dict:
     job = runtime().jobs.store.load(run.job_id)
     account_id = run.principal.account_id
-    input_uri = run.request["InputDataConfig"]["S3Uri"]
-    input_format = run.request["InputDataConfig"].get("InputFormat", "ONE_DOC_PER_FILE")
+    # What the analysis sees: the Start* request plus the caller's account (custom models are per account).
+    request = {**run.request, "_account": account_id}
+    input_uri = request["InputDataConfig"]["S3Uri"]
+    input_format = request["InputDataConfig"].get("InputFormat", "ONE_DOC_PER_FILE")
     output_uri = output_location(job_type, job)
 
     files = run.step(_list_inputs, account_id, input_uri, name="list-inputs")
+    if job_type.corpus_output is not None:
+        documents: list = []
+        for start in range(0, len(files), FILES_PER_STEP):
+            batch = files[start:start + FILES_PER_STEP]
+            documents.extend(run.step(_corpus, job_type, account_id, input_uri, input_format, batch, name="read"))
+            run.progress(start + len(batch), 2 * len(files))
+        if not documents:
+            raise ServiceError("InvalidRequestException", "INPUT_NOT_FOUND: no readable UTF-8 documents in the input")
+        run.step(_write_corpus_output, job_type, account_id, output_uri, request, documents, name="model-and-write")
+        return {"OutputUri": output_uri, "Files": len(files), "Documents": len(documents)}
+
     lines: list[str] = []
     for start in range(0, len(files), FILES_PER_STEP):
         batch = files[start:start + FILES_PER_STEP]
-        lines.extend(run.step(_analyze_files, job_type, account_id, input_uri, input_format, batch, name="analyze"))
+        if job_type.per_file_output is not None:
+            lines.extend(run.step(_analyze_files_to_objects, job_type, account_id, input_uri, input_format, batch,
+                                  request, output_uri, name="analyze"))
+        else:
+            lines.extend(run.step(_analyze_files, job_type, account_id, input_uri, input_format, batch, request,
+                                  name="analyze"))
         run.progress(start + len(batch), len(files))
-    run.step(_write_output, account_id, output_uri, lines, name="write-output")
+    if job_type.per_file_output is None:
+        run.step(_write_output, account_id, output_uri, lines, name="write-output")
     return {"OutputUri": output_uri, "Files": len(files), "Documents": len(lines)}
-
-
-@job_kind(DOMINANT_LANGUAGE.kind, QUEUE)
-def run_dominant_language_job(run: JobRun) -> dict:
-    return run_document_job(DOMINANT_LANGUAGE, run)

