@@ -1,0 +1,1 @@
+"""Amazon Translate on Apertium (embedded default) and user-supplied neural MT models."""

@@ -1,0 +1,81 @@
+"""One translation request, whatever carries it (TranslateText, a document, a batch job's file): language
+detection for `auto`, terminology, the engines' route, profanity masking, and what was applied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.gateway.errors import ServiceError
+from services.gateway.runtime import runtime
+from services.translate import profanity
+from services.translate.engines import ROUTER, Step, translate_texts, unsupported_pair
+from services.translate.languages import normalize
+from services.translate.terminology import TermSet, applied
+
+MAX_TEXT_BYTES = 10_000  # TranslateText's limit, in UTF-8 bytes
+MIN_DETECTION_SCORE = 0.5
+# Settings no engine here can honour: Formality needs a formality-aware model (none ships or loads here);
+# Brevity is an AWS-only feature.
+UNSUPPORTED_SETTINGS = ("Formality", "Brevity")
+
+
+@dataclass
+class Outcome:
+    texts: list[str]
+    source: str
+    target: str
+    applied_terminologies: list[dict]
+    applied_settings: dict
+    steps: list[Step] = field(default_factory=list)
+
+
+def text_size_error(size: int) -> ServiceError:
+    return ServiceError(
+        "TextSizeLimitExceededException",
+        f"Input text size exceeds limit. Max length of request text allowed is {MAX_TEXT_BYTES} bytes while in "
+        f"this request the text size is {size} bytes",
+    )
+
+
+def detect_language(text: str) -> str:
+    ranked = runtime().models.get("langid").rank(text[:5000], top=1)
+    code, score = ranked[0] if ranked else ("und", 0.0)
+    if score < MIN_DETECTION_SCORE:
+        raise ServiceError(
+            "DetectedLanguageLowConfidenceException",
+            f"Amazon Translate cannot detect the language of the source text with enough confidence "
+            f"(best guess {code}, score {score:.2f}); specify SourceLanguageCode.",
+        )
+    return normalize(code)
+
+
+def resolve_pair(source: str, target: str, sample: str) -> tuple[str, str]:
+    target = normalize(target)
+    if target == "auto":
+        raise ServiceError("ValidationException", "TargetLanguageCode cannot be auto.")
+    source = detect_language(sample) if source.lower() == "auto" else normalize(source)
+    if source != target and not ROUTER.supports(source, target):
+        raise unsupported_pair(source, target)
+    return source, target
+
+
+def translate(principal, texts: list[str], source: str, target: str, terminology_names: list[str] | None,
+              settings: dict | None, sample: str | None = None) -> Outcome:
+    """`source` may be `auto` (detected on `sample`, default: all texts joined)."""
+    settings = settings or {}
+    source, target = resolve_pair(source, target, sample if sample is not None else "\n".join(texts))
+    terms = TermSet.load(principal, terminology_names, source, target)
+    used: dict = {}
+    protected, mappings = [], []
+    for text in texts:
+        safe, mapping = terms.protect(text, used)
+        protected.append(safe)
+        mappings.append(mapping)
+    translated, steps = translate_texts(protected, source, target)
+    out = [TermSet.restore(text, mapping) if mapping else text for text, mapping in zip(translated, mappings)]
+    applied_settings: dict = {}
+    if settings.get("Profanity") == "MASK" and profanity.supports(target):
+        # Source-language words an engine left untranslated are masked too.
+        out = [profanity.mask(profanity.mask(text, target), source) for text in out]
+        applied_settings["Profanity"] = "MASK"
+    return Outcome(out, source, target, applied(used, list(terms.names)), applied_settings, steps)
