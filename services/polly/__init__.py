@@ -1,0 +1,1 @@
+"""Amazon Polly on open TTS engines: Piper (neural), espeak-ng (standard)."""
