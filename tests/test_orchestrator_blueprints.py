@@ -1,0 +1,174 @@
+"""Chains of real service calls through the orchestrator, and the shipped blueprints, on the embedded defaults.
+
+Speech in these tests is made by the gateway itself (Polly's Piper/espeak voices) inside the state machine, so the
+whole chain is real models end to end: speech synthesis → transcription → language analysis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from orchestrator.blueprints import NAMES, definition
+from tests.test_orchestrator import ROLE, history, unique, wait_done
+
+
+@pytest.fixture(scope="module")
+def sfn(gateway):
+    return gateway.client("stepfunctions")
+
+
+def implemented(gateway, service: str, operation: str) -> bool:
+    coverage = requests.get(f"{gateway.url}/v1/coverage", timeout=10).json()
+    entry = coverage.get(service, {})
+    return operation in entry.get("implemented", [])
+
+
+def failures(described: dict, events: list[dict]) -> str:
+    failed = [e for e in events if e["type"] in ("TaskFailed", "ExecutionFailed", "EvaluationFailed")]
+    return json.dumps({"error": described.get("error"), "cause": described.get("cause"),
+                       "failed": failed[:3]}, default=str)[:3000]
+
+
+def run(sfn, text: str, value: dict, timeout: float = 300) -> tuple[dict, list[dict]]:
+    arn = sfn.create_state_machine(name=unique("bp"), definition=text, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(value))["executionArn"]
+    return wait_done(sfn, execution, timeout), history(sfn, execution)
+
+
+def test_blueprints_are_valid(sfn):
+    assert NAMES == ["call-analytics", "document-processing", "media-localization"]
+    for name in NAMES:
+        assert sfn.validate_state_machine_definition(definition=definition(name))["result"] == "OK", name
+
+
+def test_document_processing_blueprint(sfn, s3):
+    bucket = unique("bp-docs")
+    s3.create_bucket(Bucket=bucket)
+    documents = {
+        "docs/press.txt": "Angela Merkel met Emmanuel Macron in Paris on Monday to discuss the European budget.",
+        "docs/memo.txt": "Microsoft will open a new office in Berlin next year, said Satya Nadella.",
+        "docs/nota.txt": "El presidente Pedro Sánchez visitó Barcelona el martes con la ministra de Hacienda.",
+    }
+    for key, text in documents.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+    described, events = run(sfn, definition("document-processing"),
+                            {"bucket": bucket, "prefix": "docs/", "outputPrefix": "entities"})
+    assert described["status"] == "SUCCEEDED", failures(described, events)
+    manifest_key = json.loads(described["output"])["ResultWriterDetails"]["Key"]
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    results = json.loads(s3.get_object(Bucket=bucket, Key=manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])["Body"].read())
+    by_key = {item["key"]: item for item in results}
+    assert sorted(by_key) == sorted(documents)
+    assert by_key["docs/nota.txt"]["language"] == "es" and by_key["docs/press.txt"]["language"] == "en"
+    nota = by_key["docs/nota.txt"]  # entities where the gateway has a model for the language, else a reason
+    assert nota["entities"] or "es" in nota["skipped"]
+    press = {(e["type"], e["text"]) for e in by_key["docs/press.txt"]["entities"]}
+    assert ("PERSON", "Emmanuel Macron") in press and ("LOCATION", "Paris") in press, press
+    assert any(e["type"] == "ORGANIZATION" for e in by_key["docs/memo.txt"]["entities"])
+
+
+SPEECH_TO_SENTIMENT = {
+    "Comment": "A chain of real service calls: Polly speaks, Transcribe listens, Comprehend judges.",
+    "QueryLanguage": "JSONata",
+    "StartAt": "Speak",
+    "States": {
+        "Speak": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:polly:startSpeechSynthesisTask.sync",
+            "Arguments": {"Text": "{% $states.input.text %}", "OutputFormat": "mp3", "VoiceId": "Joanna",
+                          "OutputS3BucketName": "{% $states.input.bucket %}", "OutputS3KeyPrefix": "speech/"},
+            "Assign": {"bucket": "{% $states.input.bucket %}", "job": "{% $states.input.job %}"},
+            "Output": {"media": "{% 's3://' & $states.input.bucket & '/' & $substringAfter("
+                                "$states.result.SynthesisTask.OutputUri, '/' & $states.input.bucket & '/') %}"},
+            "Next": "Transcribe"},
+        "Transcribe": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:transcribe:startTranscriptionJob.sync",
+            "Arguments": {"TranscriptionJobName": "{% $job %}", "LanguageCode": "en-US",
+                          "Media": {"MediaFileUri": "{% $states.input.media %}"}, "OutputBucketName": "{% $bucket %}",
+                          "OutputKey": "{% 'transcripts/' & $job & '.json' %}"},
+            "Output": {"key": "{% $substringAfter($states.result.TranscriptionJob.Transcript.TranscriptFileUri, "
+                              "'/' & $bucket & '/') %}"},
+            "Next": "Read"},
+        "Read": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Arguments": {"Bucket": "{% $bucket %}", "Key": "{% $states.input.key %}"},
+            "Output": {"text": "{% $parse($states.result.Body).results.transcripts[0].transcript %}"},
+            "Next": "Sentiment"},
+        "Sentiment": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:comprehend:detectSentiment",
+            "Arguments": {"Text": "{% $states.input.text %}", "LanguageCode": "en"},
+            "Output": {"text": "{% $states.input.text %}", "sentiment": "{% $states.result.Sentiment %}"},
+            "End": True}}}
+
+
+@pytest.mark.slow
+def test_speech_to_sentiment_chain(sfn, s3):
+    bucket = unique("bp-chain")
+    s3.create_bucket(Bucket=bucket)
+    described, events = run(sfn, json.dumps(SPEECH_TO_SENTIMENT), {
+        "bucket": bucket, "job": unique("chain"),
+        "text": "I absolutely love this wonderful product. It works perfectly and the support team was fantastic."})
+    assert described["status"] == "SUCCEEDED", failures(described, events)
+    out = json.loads(described["output"])
+    words = out["text"].lower()
+    assert "love" in words and "support team" in words, out
+    assert out["sentiment"] == "POSITIVE"
+    submitted = [e for e in events if e["type"] == "TaskSubmitted"]
+    assert len(submitted) == 2  # the two .sync tasks: started, then waited on inside the engine
+
+
+@pytest.mark.slow
+def test_media_localization_blueprint(sfn, s3, gateway):
+    """Runs as far as the gateway's services go: with Translate served it speaks the translation; without it,
+    the execution stops at Translate with the gateway's NotImplementedException, after a real transcription."""
+    bucket = unique("bp-media")
+    s3.create_bucket(Bucket=bucket)
+    speak = {"QueryLanguage": "JSONata", "StartAt": "Speak", "States": {"Speak": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:polly:startSpeechSynthesisTask.sync",
+        "Arguments": {"Text": "Good morning. The meeting starts at nine in the large room.", "OutputFormat": "mp3",
+                      "VoiceId": "Joanna", "OutputS3BucketName": bucket, "OutputS3KeyPrefix": "in/"},
+        "Output": "{% $substringAfter($states.result.SynthesisTask.OutputUri, '/" + bucket + "/') %}",
+        "End": True}}}
+    made, _ = run(sfn, json.dumps(speak), {})
+    assert made["status"] == "SUCCEEDED", made
+    key = json.loads(made["output"])
+    described, events = run(sfn, definition("media-localization"), {
+        "mediaUri": f"s3://{bucket}/{key}", "bucket": bucket, "jobName": unique("loc"), "sourceLanguage": "en-US",
+        "targetLanguage": "es", "voiceId": "Lucia"})
+    read = next(e for e in events if e["type"] == "TaskStateExited"
+                and e["stateExitedEventDetails"]["name"] == "ReadTranscript")
+    transcript = json.loads(read["stateExitedEventDetails"]["output"])["text"].lower()
+    assert "morning" in transcript and "room" in transcript, transcript
+    if implemented(gateway, "translate", "TranslateText"):
+        assert described["status"] == "SUCCEEDED", described
+        out = json.loads(described["output"])
+        assert out["translation"] and out["audioUri"]
+    else:
+        assert described["status"] == "FAILED" and described["error"] == "Translate.NotImplementedException"
+
+
+@pytest.mark.slow
+def test_call_analytics_blueprint(sfn, s3):
+    bucket = unique("bp-call")
+    s3.create_bucket(Bucket=bucket)
+    speak = {"QueryLanguage": "JSONata", "StartAt": "Speak", "States": {"Speak": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:polly:startSpeechSynthesisTask.sync",
+        "Arguments": {"Text": "My name is John Smith and I am calling about my order. I am very angry, the delivery "
+                              "was late again and the box was damaged.", "OutputFormat": "mp3",
+                      "VoiceId": "Joanna", "OutputS3BucketName": bucket, "OutputS3KeyPrefix": "calls/"},
+        "Output": "{% $substringAfter($states.result.SynthesisTask.OutputUri, '/" + bucket + "/') %}",
+        "End": True}}}
+    made, _ = run(sfn, json.dumps(speak), {})
+    assert made["status"] == "SUCCEEDED", made
+    described, events = run(sfn, definition("call-analytics"), {
+        "mediaUri": f"s3://{bucket}/{json.loads(made['output'])}", "bucket": bucket, "jobName": unique("call"),
+        "languageCode": "en-US"})
+    assert described["status"] == "SUCCEEDED", failures(described, events)
+    summary = json.loads(described["output"])
+    assert summary["turns"] and all({"speaker", "text", "sentiment", "keyPhrases", "piiTypes"} <= set(turn)
+                                    for turn in summary["turns"])
+    assert "NEGATIVE" in [turn["sentiment"] for turn in summary["turns"]], summary
+    assert summary["keyPhrases"] and summary["speakers"]
+    assert "john smith" not in summary["redactedTranscript"].lower(), summary["redactedTranscript"]
+    assert "delivery" in summary["redactedTranscript"].lower()
