@@ -31,7 +31,7 @@ from sqlalchemy import JSON, DateTime, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.comprehend import analysis
-from services.comprehend.jobs import JobType, register as register_job_type
+from services.comprehend.jobs import JobType, list_inputs, relative_name, register as register_job_type
 from services.comprehend.tags import drop_tags, set_tags
 from services.gateway.context import RequestContext
 from services.gateway.db import Base
@@ -152,14 +152,7 @@ def _read_text(account_id: str, uri: str) -> str:
 
 def _read_prefix(account_id: str, uri: str) -> list[tuple[str, str]]:
     """(relative name, text) of every object under a prefix (or the one object `uri` names)."""
-    try:
-        uris = [u for u in runtime().blobs.list(uri, account_id) if not u.endswith("/")]
-    except BlobError as error:
-        raise ServiceError("InvalidRequestException", f"NO_READ_ACCESS_TO_INPUT: {error}") from None
-    if not uris:
-        raise ServiceError("InvalidRequestException", f"INPUT_NOT_FOUND: nothing under {uri}")
-    base = uri if uri.endswith("/") else uri.rsplit("/", 1)[0] + "/"
-    return [(u[len(base):] if u.startswith(base) else u.rsplit("/", 1)[-1], _read_text(account_id, u)) for u in uris]
+    return [(relative_name(uri, found), _read_text(account_id, found)) for found in list_inputs(account_id, uri)]
 
 
 def _split(items: list, seed: str) -> tuple[list, list]:

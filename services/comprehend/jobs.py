@@ -124,7 +124,7 @@ def _shape_members(shape: str) -> frozenset[str]:
     return frozenset(service_spec("comprehend").model.shape_for(shape).members)
 
 
-def _list_inputs(account_id: str, input_uri: str) -> list[str]:
+def list_inputs(account_id: str, input_uri: str) -> list[str]:
     try:
         uris = [uri for uri in runtime().blobs.list(input_uri, account_id) if not uri.endswith("/")]
     except BlobError as error:
@@ -134,7 +134,7 @@ def _list_inputs(account_id: str, input_uri: str) -> list[str]:
     return uris
 
 
-def _relative_name(input_uri: str, uri: str) -> str:
+def relative_name(input_uri: str, uri: str) -> str:
     base = input_uri if input_uri.endswith("/") else input_uri.rsplit("/", 1)[0] + "/"
     return uri[len(base):] if uri.startswith(base) else uri.rsplit("/", 1)[-1]
 
@@ -145,7 +145,7 @@ def _read_documents(job_type: JobType, account_id: str, input_uri: str, input_fo
     documents: list[tuple[dict, str]] = []
     errors: list[dict] = []
     for uri in uris:
-        name = _relative_name(input_uri, uri)
+        name = relative_name(input_uri, uri)
         try:
             limit = None if input_format == "ONE_DOC_PER_LINE" else max(job_type.max_document_bytes, MAX_DOCUMENT_BYTES)
             data = runtime().blobs.read(uri, account_id, max_bytes=limit)
@@ -238,7 +238,7 @@ def run_document_job(job_type: JobType, run: JobRun) -> dict:
     input_format = request["InputDataConfig"].get("InputFormat", "ONE_DOC_PER_FILE")
     output_uri = output_location(job_type, job)
 
-    files = run.step(_list_inputs, account_id, input_uri, name="list-inputs")
+    files = run.step(list_inputs, account_id, input_uri, name="list-inputs")
     if job_type.corpus_output is not None:
         documents: list = []
         for start in range(0, len(files), FILES_PER_STEP):
