@@ -1,7 +1,9 @@
 """Comprehend throughput: DetectEntities and DetectSentiment requests per second through `aigate serve` at
-concurrency 16 (concurrent requests are micro-batched into spaCy's nlp.pipe and the sentiment model), next to the
-same analyses called one at a time straight into the libraries (spaCy `nlp(text)` + the entity mapping; the
-sentiment engine on one text), in one run on the same machine.
+concurrency 16 (concurrent requests are micro-batched into spaCy's nlp.pipe and the sentiment model, in the model
+worker processes — AIGATE_MODEL_WORKERS, one per CPU by default), next to the same analyses called one at a time
+straight into the libraries in this process (spaCy `nlp(text)` with only the NER switched on, as the gateway runs it,
++ the entity mapping; the sentiment engine on one text), in one run on the same machine. The goal is judged against
+that NER-only loop, the stricter baseline; the ratio against spaCy's plain whole-pipeline `nlp(text)` is printed too.
 
     .venv/bin/python bench/comprehend_throughput.py [--seconds 10] [--concurrency 16]
 
@@ -165,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(library DetectEntities with spaCy's whole pipeline, nlp(text): {full:.1f} req/s; "
           f"gateway/that = {gateway['DetectEntities'] / full if full else 0.0:.2f})")
     print()
+    whole = gateway["DetectEntities"] / full if full else 0.0
     print(f"comprehend_throughput: {min(ratios):.2f}x the one-at-a-time library loop "
-          f"(DetectEntities {ratios[0]:.2f}x, DetectSentiment {ratios[1]:.2f}x) (goal >= {GOAL:.1f}x)")
+          f"(DetectEntities {ratios[0]:.2f}x the NER-only loop, {whole:.2f}x whole-pipeline nlp(text); "
+          f"DetectSentiment {ratios[1]:.2f}x) (goal >= {GOAL:.1f}x)")
     return 0
 
 

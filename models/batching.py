@@ -9,6 +9,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from models.workers import installed_pool
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -32,6 +34,10 @@ class MicroBatcher(Generic[T, R]):
     at most `max_concurrency` calls of `fn` run at once per event loop (items arriving meanwhile wait and
     join the next batch). If `fn` raises, or returns the wrong number of results, every item of that batch fails.
     State is kept per event loop, so one batcher may serve several loops (one after another, or at once).
+
+    With `in_worker_processes`, batches run in the process's model worker pool when one is installed
+    (models/workers.py), as many at once as it has processes: for model code that holds the GIL. `fn` and the
+    items and results must then pickle, and `fn` must find its engines in the worker (the runtime's registry).
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class MicroBatcher(Generic[T, R]):
         *,
         max_concurrency: int = 1,
         executor: Executor | None = None,
+        in_worker_processes: bool = False,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
@@ -54,6 +61,7 @@ class MicroBatcher(Generic[T, R]):
         self.max_wait = max_wait_ms / 1000
         self.max_concurrency = max_concurrency
         self.executor = executor
+        self.in_worker_processes = in_worker_processes
         self.calls = 0  # calls of fn so far, all loops together
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
 
@@ -75,23 +83,31 @@ class MicroBatcher(Generic[T, R]):
         if state.timer is not None:
             state.timer.cancel()
             state.timer = None
-        while state.pending and state.running < self.max_concurrency:
+        executor, concurrency = self._placement()
+        while state.pending and state.running < concurrency:
             batch = [(item, fut) for item, fut in state.pending[: self.max_batch_size] if not fut.done()]
             del state.pending[: self.max_batch_size]
             if not batch:
                 continue
             state.running += 1
-            task = loop.create_task(self._run(loop, state, batch))
+            task = loop.create_task(self._run(loop, state, batch, executor))
             state.tasks.add(task)
             task.add_done_callback(state.tasks.discard)
         # What is left waits for a running call to end (see `_run`).
 
-    async def _run(self, loop: asyncio.AbstractEventLoop, state: _LoopState, batch: list) -> None:
+    def _placement(self) -> tuple[Executor | None, int]:
+        """Where batches run now, and how many at once."""
+        if self.in_worker_processes and (pool := installed_pool()) is not None:
+            return pool, pool.processes
+        return self.executor, self.max_concurrency
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, state: _LoopState, batch: list,
+                   executor: Executor | None) -> None:
         items = [item for item, _ in batch]
         futures = [fut for _, fut in batch]
         try:
             self.calls += 1
-            results = await loop.run_in_executor(self.executor, self.fn, items)
+            results = await loop.run_in_executor(executor, self.fn, items)
             results = None if results is None else list(results)
             if results is None or len(results) != len(items):
                 count = "None" if results is None else len(results)

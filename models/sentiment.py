@@ -10,6 +10,7 @@ and `bench/comprehend_quality.py` measures accuracy on it (`held_out_split`).
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import logging
 import os
@@ -196,6 +197,31 @@ class SentimentEngine:
             return cls(joblib.load(path), weights, path)
         name = f"{MODEL_VERSION}-{_corpus_digest(path)}.joblib"
         cached, shared = cache_dir(settings) / name, user_cache_dir() / name
+        found = cls._load_cached(cached, shared, weights)
+        if found is not None:
+            return found
+        # Processes loading at once (the gateway's model workers, a job runner) train once: the others wait for the
+        # file lock and then find the cache.
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with open(cached.parent / ".training.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = cls._load_cached(cached, shared, weights)
+            if found is not None:
+                return found
+            log.info("training the sentiment model on %s (once; cached in %s)", path, cached.parent)
+            train, _ = held_out_split(path)
+            model = train_pipeline(train)
+            _save(model, cached)
+        try:
+            _save(model, shared)
+        except OSError:
+            log.info("could not write the shared sentiment cache %s", shared)
+        return cls(model, weights, cached)
+
+    @classmethod
+    def _load_cached(cls, cached: Path, shared: Path, weights: ResolvedWeights) -> SentimentEngine | None:
+        import joblib
+
         for candidate in (cached, shared):
             if candidate.exists():
                 try:
@@ -209,15 +235,7 @@ class SentimentEngine:
                     except OSError:
                         pass
                 return cls(model, weights, candidate)
-        log.info("training the sentiment model on %s (once; cached in %s)", path, cached.parent)
-        train, _ = held_out_split(path)
-        model = train_pipeline(train)
-        _save(model, cached)
-        try:
-            _save(model, shared)
-        except OSError:
-            log.info("could not write the shared sentiment cache %s", shared)
-        return cls(model, weights, cached)
+        return None
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """(n, 3) probabilities in LABELS order (negative, neutral, positive)."""

@@ -3,7 +3,8 @@ character offsets into the original text, scores in [0, 1], per-operation size l
 
 Every analysis has a `*_many(texts, language)` form (used by Batch* operations and asynchronous jobs) and a
 micro-batched single-text form for the real-time operations: concurrent requests share one `nlp.pipe` /
-`predict_proba` pass (`MicroBatcher`), which is where the gateway gets its throughput.
+`predict_proba` pass (`MicroBatcher`), run in the model worker processes (models/workers.py) so that the models use
+the cores the event loop does not — which is where the gateway gets its throughput.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def _sentiment_batch(texts: list[str]) -> list[dict]:
     return sentiment_many(texts)
 
 
-_sentiment_batcher: MicroBatcher[str, dict] = MicroBatcher(_sentiment_batch, max_batch_size=64, max_wait_ms=2)
+_sentiment_batcher: MicroBatcher[str, dict] = MicroBatcher(_sentiment_batch, max_batch_size=64, max_wait_ms=2,
+    in_worker_processes=True)
 
 
 async def sentiment_one(text: str) -> dict:
@@ -303,7 +305,8 @@ def _spacy_batch(items: list[SpacyItem]) -> list:
     return results
 
 
-_spacy_batcher: MicroBatcher[SpacyItem, list] = MicroBatcher(_spacy_batch, max_batch_size=64, max_wait_ms=2)
+_spacy_batcher: MicroBatcher[SpacyItem, list] = MicroBatcher(_spacy_batch, max_batch_size=64, max_wait_ms=2,
+    in_worker_processes=True)
 
 
 async def spacy_one(kind: str, text: str, language: str) -> list:
@@ -422,7 +425,8 @@ def redact(text: str, entities: list[dict], mask_mode: str = "MASK", mask_charac
     return "".join(pieces)
 
 
-_pii_batcher: MicroBatcher[str, list[dict]] = MicroBatcher(pii_many, max_batch_size=32, max_wait_ms=2)
+_pii_batcher: MicroBatcher[str, list[dict]] = MicroBatcher(pii_many, max_batch_size=32, max_wait_ms=2,
+    in_worker_processes=True)
 
 
 async def pii_one(text: str) -> list[dict]:
@@ -521,7 +525,8 @@ def _targeted_batch(texts: list[str]) -> list:
     return targeted_many(texts)
 
 
-_targeted_batcher: MicroBatcher[str, list] = MicroBatcher(_targeted_batch, max_batch_size=32, max_wait_ms=2)
+_targeted_batcher: MicroBatcher[str, list] = MicroBatcher(_targeted_batch, max_batch_size=32, max_wait_ms=2,
+    in_worker_processes=True)
 
 
 async def targeted_one(text: str) -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     model_paths: dict[str, Path] = {}
     allow_downloads: bool = False
     model_idle_unload_seconds: float = 900.0
+    # Processes that run GIL-bound model batches (Comprehend's real-time analyses) beside the serving process, so
+    # that serving uses more than one core. None: one per CPU, at most 4; 0: in a thread of the serving process.
+    model_workers: int | None = Field(default=None, ge=0)
 
     # Per-process concurrency of each job queue, e.g. AIGATE_QUEUE_CONCURRENCY='{"comprehend": 4}'.
     queue_concurrency: dict[str, int] = {}
@@ -90,6 +94,13 @@ class Settings(BaseSettings):
                 item = {"access_key_id": parts[0], "secret_access_key": parts[1], "account_id": parts[2]}
             keys.append(item)
         return keys
+
+    @property
+    def model_worker_count(self) -> int:
+        if self.model_workers is not None:
+            return self.model_workers
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return min(cpus, 4) if cpus > 1 else 0
 
     @property
     def media_roots(self) -> list[Path]:

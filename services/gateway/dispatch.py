@@ -9,6 +9,8 @@ from typing import Any
 from botocore.model import OperationModel
 from starlette.concurrency import run_in_threadpool
 
+from models.workers import ModelWorkerError
+
 from services.gateway.context import Principal, RequestContext
 from services.gateway.errors import ServiceError, not_implemented
 from services.gateway.protocol.service_models import SERVED_SERVICES, ServiceSpec, service_spec
@@ -31,10 +33,13 @@ class Dispatcher:
     ) -> dict[str, Any]:
         registered = self._registered(spec, operation)
         ctx = RequestContext(spec.name, operation.name, principal, request_id)
-        if registered.is_async:
-            return await registered.handler(ctx, params)
-        # Model work is CPU-bound: keep it off the event loop.
-        return await run_in_threadpool(registered.handler, ctx, params)
+        try:
+            if registered.is_async:
+                return await registered.handler(ctx, params)
+            # Model work is CPU-bound: keep it off the event loop.
+            return await run_in_threadpool(registered.handler, ctx, params)
+        except ModelWorkerError as error:
+            raise worker_lost(error) from error
 
     def call_wire(self, service: str, operation_name: str, principal: Principal, wire_input: dict[str, Any],
                   request_id: str) -> dict[str, Any]:
@@ -49,5 +54,15 @@ class Dispatcher:
         params = read_input(operation, wire_input)
         registered = self._registered(spec, operation)
         ctx = RequestContext(spec.name, operation.name, principal, request_id)
-        result = asyncio.run(registered.handler(ctx, params)) if registered.is_async else registered.handler(ctx, params)
+        try:
+            result = (asyncio.run(registered.handler(ctx, params)) if registered.is_async
+                      else registered.handler(ctx, params))
+        except ModelWorkerError as error:
+            raise worker_lost(error) from error
         return write_output(operation, result)
+
+
+def worker_lost(error: ModelWorkerError) -> ServiceError:
+    """A model worker process died under the request (e.g. killed for memory): a 503 the SDKs retry."""
+    return ServiceError("ServiceUnavailable", f"The request could not be completed, retry it: {error}", 503,
+                        sender_fault=False)

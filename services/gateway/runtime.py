@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.registry import ModelRegistry
+from models.workers import ModelWorkerPool, install_pool
 from services.gateway.config import Settings
 from services.gateway.db import Database
 from services.gateway.dispatch import Dispatcher
@@ -22,6 +23,7 @@ class Runtime:
     jobs: JobManager
     providers: dict[str, ServiceProvider]
     dispatcher: Dispatcher
+    model_workers: ModelWorkerPool | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -31,23 +33,49 @@ class Runtime:
         db.create_schema()
         models = ModelRegistry(settings)
         models.start_idle_sweeper()
+        workers = settings.model_worker_count
+        pool = ModelWorkerPool(workers, start_model_worker, (settings,)) if workers else None
+        install_pool(pool)
         runtime = cls(settings, db, BlobStore(settings), models, JobManager(settings, db), providers,
-                      Dispatcher(providers))
+                      Dispatcher(providers), pool)
         _CURRENT["runtime"] = runtime
         return runtime
 
     def close(self) -> None:
         self.jobs.shutdown()
+        if self.model_workers is not None:
+            install_pool(None)
+            self.model_workers.shutdown()
         self.models.close()
         self.db.close()
         _CURRENT.pop("runtime", None)
+
+
+@dataclass
+class ModelWorkerRuntime:
+    """The runtime of a model worker process (models/workers.py): settings and the process's own engines. Code that
+    runs there (batch functions handed to the pool) reaches `runtime().settings` and `runtime().models` only."""
+
+    settings: Settings
+    models: ModelRegistry
+
+
+def start_model_worker(settings: Settings) -> None:
+    """Initializer of a model worker process."""
+    from services.gateway.observability import configure_logging
+
+    configure_logging(settings.log_level)
+    models = ModelRegistry(settings)
+    models.start_idle_sweeper()
+    _CURRENT["runtime"] = ModelWorkerRuntime(settings, models)  # type: ignore[assignment]
 
 
 _CURRENT: dict[str, Runtime] = {}
 
 
 def runtime() -> Runtime:
-    """The running process's Runtime (set by `aigate serve` / `aigate worker` at start-up)."""
+    """The running process's Runtime (set by `aigate serve` / `aigate worker` at start-up; in a model worker
+    process, its ModelWorkerRuntime)."""
     try:
         return _CURRENT["runtime"]
     except KeyError:
