@@ -69,19 +69,26 @@ class ModelWorkerPool(Executor):
             future.set_exception(ModelWorkerError(f"cannot send {getattr(fn, '__qualname__', fn)!r} to a model "
                                                   f"worker: {type(error).__name__}: {error}"))
             return future
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("cannot submit to a ModelWorkerPool after shutdown")
-            worker = self._pick()
-            call_id = next(self._call_ids)
-            worker.calls[call_id] = future
-        try:
-            with worker.send_lock:
-                worker.conn.send((call_id, call))
-        except (OSError, ValueError) as error:  # the process is gone; its reader fails the other calls
+        for attempt in range(2):
             with self._lock:
-                worker.calls.pop(call_id, None)
-            future.set_exception(ModelWorkerError(f"model worker process {worker.process.pid} is gone: {error}"))
+                if self._closed:
+                    raise RuntimeError("cannot submit to a ModelWorkerPool after shutdown")
+                worker = self._pick()
+                call_id = next(self._call_ids)
+                worker.calls[call_id] = future
+            try:
+                with worker.send_lock:
+                    worker.conn.send((call_id, call))
+                return future
+            except (OSError, ValueError) as error:
+                # The process died before its reader noticed; the call never reached it, so another may take it.
+                with self._lock:
+                    worker.calls.pop(call_id, None)
+                    if worker in self._workers:
+                        self._workers.remove(worker)
+                if attempt:
+                    future.set_exception(ModelWorkerError(f"model worker process {worker.process.pid} is gone: "
+                                                          f"{error}"))
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -111,7 +118,9 @@ class ModelWorkerPool(Executor):
             return [worker.process.pid for worker in self._workers if worker.process.pid is not None]
 
     def _pick(self) -> _Worker:
-        """The worker with the fewest calls in flight; a new one while every worker is busy and there is room."""
+        """The worker with the fewest calls in flight; a new one while every worker is busy and there is room.
+        Workers that died are dropped here already (their readers fail the calls they held)."""
+        self._workers = [worker for worker in self._workers if worker.process.is_alive()]
         idle = min(self._workers, key=lambda worker: len(worker.calls), default=None)
         if idle is None or (idle.calls and len(self._workers) < self.processes):
             idle = self._start()

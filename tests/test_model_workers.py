@@ -52,6 +52,19 @@ def _die(_: object) -> None:
     os._exit(3)
 
 
+def wait_until_dead(pid: int, timeout: float = 10) -> None:
+    """Until the kernel has ended the process (a zombie or gone): os.kill only sends the signal."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X"):
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still running")
+
+
 @pytest.fixture
 def pool():
     pool = ModelWorkerPool(2, _init, ("ready",))
@@ -87,6 +100,10 @@ def test_a_dead_worker_fails_its_call_and_is_replaced(pool):
         pool.submit(_die, None).result(timeout=60)
     after = pool.submit(_sleep_then_pid, 0).result(timeout=60)
     assert after != before and pool.pids() == [after]
+    # An idle worker killed from outside: the very next call goes to a live process, not into the dead one's pipe.
+    os.kill(after, signal.SIGKILL)
+    wait_until_dead(after)
+    assert pool.submit(_sleep_then_pid, 0).result(timeout=60) not in (before, after)
 
 
 def test_shutdown_stops_the_processes():
@@ -185,7 +202,7 @@ def test_a_worker_killed_under_a_request_gives_503_then_service_resumes(worker_g
 
     thread = threading.Thread(target=call)
     thread.start()
-    time.sleep(0.5)
+    time.sleep(1.0)
     killed = worker_pids(worker_gateway)
     assert killed
     for pid in killed:
@@ -197,5 +214,7 @@ def test_a_worker_killed_under_a_request_gives_503_then_service_resumes(worker_g
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 503
     assert response["Error"]["Code"] == "ServiceUnavailable"
     # New workers take over.
+    for pid in killed:
+        wait_until_dead(pid)
     assert client.detect_entities(Text=TEXTS[1], LanguageCode="en")["Entities"]
     assert not set(killed) & set(worker_pids(worker_gateway))

@@ -10,7 +10,6 @@ from botocore.model import OperationModel
 from starlette.concurrency import run_in_threadpool
 
 from models.workers import ModelWorkerError
-
 from services.gateway.context import Principal, RequestContext
 from services.gateway.errors import ServiceError, not_implemented
 from services.gateway.protocol.service_models import SERVED_SERVICES, ServiceSpec, service_spec
