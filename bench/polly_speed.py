@@ -96,7 +96,8 @@ def main() -> None:
     from models.piper_tts import PiperEngine
     from models.weights import resolve_weights
     from services.gateway.config import Settings
-    from services.polly import provider as polly
+    from services.gateway.context import Principal
+    from services.polly import speech as polly
     from services.polly.synth import Backend
 
     weights = resolve_weights(CATALOG["piper"], Settings())
@@ -114,7 +115,7 @@ def main() -> None:
     def run_engine() -> tuple[float, float, float]:
         started, cpu = time.perf_counter(), time.process_time()
         plan = polly.plan(request)
-        sentences = polly.prepare(plan, "000000000000", "us-east-1", [])
+        sentences = polly.prepare(plan, Principal("000000000000", "us-east-1"), [])
         data = b"".join(polly.stream_audio(plan, Backend("piper", engine), sentences))
         return time.perf_counter() - started, time.process_time() - cpu, mp3_seconds(data)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class ApertiumEngine:
         self.pool_size = max(1, min(4, os.cpu_count() or 1))
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> ApertiumEngine:
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> ApertiumEngine:
         path = weights.path
         modes_dir = path if path.name == "modes" or path.is_dir() and any(path.glob("*.mode")) else path / "modes"
         return cls(modes_dir, weights)

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING
 from models.registry import ModelRegistry
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 _COLUMNS = ("ENGINE", "CAPABILITY", "FAMILY", "WEIGHTS", "LICENCE", "LOADED", "PATH / PROBLEM")
 
 
-def _rows(settings: Settings, registry: ModelRegistry | None) -> list[dict]:
+def _rows(settings: ModelSettings, registry: ModelRegistry | None) -> list[dict]:
     return (registry or ModelRegistry(settings)).describe()
 
 
-def format_models_table(settings: Settings, registry: ModelRegistry | None = None) -> str:
+def format_models_table(settings: ModelSettings, registry: ModelRegistry | None = None) -> str:
     """One line per engine: name, capability, family, weights source, licence, loaded, weights path (or why missing).
 
     Pass the running process's `registry` to show what it has loaded; without one, nothing is loaded.
@@ -44,6 +44,6 @@ def format_models_table(settings: Settings, registry: ModelRegistry | None = Non
     )
 
 
-def models_json(settings: Settings, registry: ModelRegistry | None = None) -> str:
+def models_json(settings: ModelSettings, registry: ModelRegistry | None = None) -> str:
     """`ModelRegistry.describe()` as indented JSON text."""
     return json.dumps(_rows(settings, registry), indent=2)

@@ -17,7 +17,7 @@ import numpy as np
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 CHECKPOINT_NAMES = ("model.pth", "best_model.pth", "model_file.pth")
 
@@ -50,7 +50,7 @@ class CoquiEngine:
         self.sample_rate = int(synthesizer.output_sample_rate)
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> "CoquiEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> "CoquiEngine":
         checkpoint, config = model_files(Path(weights.path))
         try:
             from TTS.utils.synthesizer import Synthesizer

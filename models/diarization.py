@@ -18,7 +18,7 @@ import numpy as np
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 SAMPLE_RATE = 16000
 WINDOW = 1.5  # seconds of speech per embedding
@@ -36,7 +36,7 @@ class SpeakerEncoderEngine:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> "SpeakerEncoderEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> "SpeakerEncoderEngine":
         import torch
         from torch import nn
 

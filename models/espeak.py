@@ -24,7 +24,7 @@ import numpy as np
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
@@ -105,7 +105,7 @@ class EspeakEngine:
         self.voices = list_voices()
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> "EspeakEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> "EspeakEngine":
         library = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
         # Only a folder the user configured replaces the system data: Piper's bundled copy is another version.
         data = weights.path if weights.source in ("config", "models_dir") and weights.path.is_dir() else None

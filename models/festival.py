@@ -24,7 +24,7 @@ import numpy as np
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 OUTPUT_RATE = 22050
 
@@ -51,7 +51,7 @@ class FestivalEngine:
         self._start()
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> "FestivalEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> "FestivalEngine":
         return cls(weights.path.name if weights.path.name.endswith("_hts") else "cmu_us_slt_arctic_hts")
 
     def _start(self) -> None:

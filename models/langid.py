@@ -10,7 +10,7 @@ from models.weights import ResolvedWeights
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 Ranking = list[tuple[str, float]]
 
@@ -23,7 +23,7 @@ class LangIdEngine:
         self.weights = weights
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> LangIdEngine:
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> LangIdEngine:
         from py3langid.langid import LanguageIdentifier
 
         path = weights.path

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ class NeuralMTEngine:
                 self.by_pair.setdefault(pair, model)
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> NeuralMTEngine:
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> NeuralMTEngine:
         return cls(cls._scan(weights.path, {}), weights)
 
     @staticmethod

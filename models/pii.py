@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class PiiEngine:
         self._lock = lock_for(nlp_engine.nlp["en"])  # shared with the entity engine's use of the same pipeline
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None, spacy_nlp=None) -> PiiEngine:
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None, spacy_nlp=None) -> PiiEngine:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import SpacyNlpEngine
 

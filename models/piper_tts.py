@@ -20,7 +20,7 @@ import numpy as np
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 _PHONEMIZE_LOCK = threading.Lock()
 
@@ -51,7 +51,7 @@ class PiperEngine:
         self._cache: dict[tuple[str, str], list[str]] = {}
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> "PiperEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> "PiperEngine":
         from piper.voice import PiperVoice
 
         path = Path(weights.path)

@@ -15,7 +15,7 @@ from models.catalog import CATALOG, EngineSpec, get_spec
 from models.weights import ResolvedWeights, WeightsError, resolve_weights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class Engine(Protocol):
     """What an engine class provides: `load` (or a constructor taking the same arguments); `close()` is optional."""
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings) -> Engine: ...
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings) -> Engine: ...
 
 
 @dataclass
@@ -55,7 +55,7 @@ class ModelRegistry:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: ModelSettings,
         *,
         catalog: Mapping[str, EngineSpec] | None = None,
         engine_classes: Mapping[str, type] | None = None,

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from models.weights import ResolvedWeights
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def train_pipeline(rows: list[tuple[str, str, float]]):
     return model
 
 
-def cache_dir(settings: Settings | None) -> Path:
+def cache_dir(settings: ModelSettings | None) -> Path:
     """Where the fitted model is written: `<models_dir>/sentiment/`, else `<data_dir>/models/sentiment/`."""
     if settings is None:
         return user_cache_dir()
@@ -189,7 +189,7 @@ class SentimentEngine:
         self._order = [classes.index(label) for label in LABELS]
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> SentimentEngine:
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> SentimentEngine:
         import joblib
 
         path = weights.path

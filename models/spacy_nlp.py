@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class SpacyEngine:
         self._missing: set[str] = set()
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> SpacyEngine:
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> SpacyEngine:
         return cls(load_pipeline(weights.path), weights)
 
     def languages(self) -> list[str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from models.catalog import EngineSpec
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 WeightsSource = Literal["config", "models_dir", "package", "system", "hub"]
 
@@ -47,7 +47,7 @@ class DownloadsNotSupported(WeightsError):
     """Downloads are allowed, but fetching this engine's weights from a hub is not implemented."""
 
 
-def resolve_weights(spec: EngineSpec, settings: Settings) -> ResolvedWeights:
+def resolve_weights(spec: EngineSpec, settings: ModelSettings) -> ResolvedWeights:
     """Find `spec`'s weights offline, in the documented order; raise `WeightsError` when none can be used."""
     name, weights = spec.name, spec.weights
 

@@ -29,7 +29,7 @@ import numpy as np
 from models.weights import ResolvedWeights, package_roots
 
 if TYPE_CHECKING:
-    from services.gateway.config import Settings
+    from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,9 @@ class Transcription:
                     for s in data["segments"]])
 
 
-def _cpu_threads() -> int:
-    return max(1, int(os.environ.get("AIGATE_WHISPER_THREADS", "0")) or (os.cpu_count() or 1))
+def _cpu_threads(settings: ModelSettings) -> int:
+    """`settings.whisper_threads`, or every CPU when it is 0."""
+    return max(1, int(settings.whisper_threads) or (os.cpu_count() or 1))
 
 
 def assemble_split_model(folder: Path, cache_root: Path, name: str) -> Path:
@@ -137,7 +138,7 @@ class FasterWhisperEngine:
         self.multilingual = multilingual
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings) -> "FasterWhisperEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings) -> "FasterWhisperEngine":
         from faster_whisper import WhisperModel
 
         folder = weights.path if weights.path.is_dir() else weights.path.parent
@@ -145,7 +146,7 @@ class FasterWhisperEngine:
             cache_root = (settings.models_dir or settings.data_dir / "model-cache")
             folder = assemble_split_model(folder, Path(cache_root).expanduser().resolve(),
                                           folder.parent.name.rsplit("_part", 1)[0].replace("_", "-"))
-        model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=_cpu_threads(),
+        model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=_cpu_threads(settings),
                              num_workers=2)
         return cls(model, folder, bool(model.model.is_multilingual))
 
@@ -199,7 +200,7 @@ class OpenAIWhisperEngine:
         self._lock = threading.Lock()  # torch modules with kv-cache hooks are not re-entrant
 
     @classmethod
-    def load(cls, weights: ResolvedWeights, settings: Settings | None = None) -> "OpenAIWhisperEngine":
+    def load(cls, weights: ResolvedWeights, settings: ModelSettings | None = None) -> "OpenAIWhisperEngine":
         import whisper
 
         path = weights.path

@@ -2,105 +2,78 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
 import re
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
-
-from orchestrator import executions as ex
+from orchestrator import arns, executions as ex, inline, store
 from orchestrator.asl import validate
-from orchestrator.asl.errors import DefinitionError, StatesError
-from orchestrator.executions import Execution, HistoryEvent, StateMachine, TaskToken
-from orchestrator.interpreter import Aborted, FailState, Interpreter, dumps
-from services.gateway.context import RequestContext
-from services.gateway.errors import ServiceError, validation_error
+from orchestrator.asl.errors import DefinitionError
+from orchestrator.errors import (ExecutionNotRedrivable, InvalidArn, InvalidDefinition, InvalidExecutionInput,
+                                 InvalidName, InvalidOutput, InvalidToken, MissingRequiredParameter, ResourceNotFound,
+                                 StateMachineDoesNotExist, StateMachineTypeNotSupported, TaskTimedOut, TooManyTags,
+                                 ValidationException)
+from orchestrator.store import EXECUTIONS, MACHINES, TOKENS, Execution, HistoryEvent, StateMachine, TaskToken
+from services.gateway.context import Principal, RequestContext
+from services.gateway.kit.paging import Paging
+from services.gateway.kit.tags import Tagging, drop_tags
+from services.gateway.kit.times import aware, utcnow
 from services.gateway.registry import ServiceProvider
 
 provider = ServiceProvider("stepfunctions")
 
 _BAD_NAME = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
-MAX_TAGS = 50
-EXPRESS_LIMIT_SECONDS = 300
+
+PAGING = Paging("stepfunctions", invalid_token=lambda token: InvalidToken(f"Invalid Token: '{token[:64]}'"),
+                default_limit=100)
 
 
-def _db():
-    return ex.db()
+def _tagged(principal: Principal, arn: str) -> bool:
+    """Whether `arn` names one of the caller's state machines (the resources this gateway tags)."""
+    if arns.states_arn(arn) is None:
+        raise InvalidArn(f"Invalid Arn: '{arn}'")
+    return MACHINES.find(principal, arn) is not None
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+TAGGING = Tagging("stepfunctions", exists=_tagged,
+                  not_found=lambda arn: ResourceNotFound(f"Resource not found: '{arn}'"),
+                  too_many=lambda limit: TooManyTags(f"The number of tags exceeds the limit of {limit}."),
+                  max_tags=50)
+TAGGING.register(provider)  # TagResource, UntagResource, ListTagsForResource
 
 
-def _check_name(name: str, what: str = "name") -> None:
+def _check_name(name: str) -> None:
     if not 1 <= len(name) <= 80 or _BAD_NAME.search(name):
-        raise ServiceError("InvalidName", f"Invalid Name: '{name}'")
-
-
-def _parse_arn(arn: str, kinds: tuple[str, ...]) -> list[str]:
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] not in kinds:
-        raise ServiceError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
-    return parts
+        raise InvalidName(f"Invalid Name: '{name}'")
 
 
 def _definition(text: str) -> dict:
     try:
         return validate.check(text)
     except DefinitionError as error:
-        raise ServiceError("InvalidDefinition", validate.invalid_definition_message(error)) from None
+        raise InvalidDefinition(validate.invalid_definition_message(error)) from None
 
 
 def _machine(ctx: RequestContext, arn: str) -> StateMachine:
-    parts = _parse_arn(arn, ("stateMachine",))
-    with _db().session() as session:
-        row = session.get(StateMachine, ":".join(parts[:7]))
-    if row is None or row.account_id != ctx.account_id or row.region != ctx.region:
-        raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-    return row
+    """The caller's state machine named by `arn` (a version or alias qualifier names the machine itself)."""
+    return MACHINES.get(ctx, arns.state_machine_key(arn))
 
 
 def _execution(ctx: RequestContext, arn: str) -> Execution:
-    _parse_arn(arn, ("execution", "express"))
-    with _db().session() as session:
-        row = session.get(Execution, arn)
-    if row is None or row.account_id != ctx.account_id or row.region != ctx.region:
-        raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
-    return row
+    arns.checked(arn, (arns.EXECUTION, arns.EXPRESS))
+    return EXECUTIONS.get(ctx, arn)
 
 
-def _token(position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": position}).encode()).decode()
-
-
-def _offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
-    except Exception:
-        raise ServiceError("InvalidToken", f"Invalid Token: '{token[:64]}'") from None
-
-
-def _tags(tags: list[dict] | None) -> dict:
-    tags = {tag["key"]: tag.get("value", "") for tag in tags or []}
-    if len(tags) > MAX_TAGS:
-        raise ServiceError("TooManyTags", f"The number of tags exceeds the limit of {MAX_TAGS}.")
-    return tags
-
-
-def _json_input(text: str | None, what: str = "input") -> str:
+def _json_input(text: str | None) -> str:
     text = "{}" if text is None else text
     try:
         json.loads(text)
     except ValueError as error:
-        raise ServiceError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{error}'") from None
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
     if len(text.encode()) > 256 * 1024:
-        raise ServiceError("InvalidExecutionInput", "The input exceeds the maximum size of 262144 bytes")
+        raise InvalidExecutionInput("The input exceeds the maximum size of 262144 bytes")
     return text
 
 
@@ -113,30 +86,28 @@ def create_state_machine(ctx: RequestContext, request: dict) -> dict:
     _check_name(name)
     kind = request.get("type", "STANDARD")
     if not _ROLE.match(request["roleArn"]):
-        raise ServiceError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {request['roleArn']}'")
+        raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {request['roleArn']}'")
     _definition(request["definition"])
-    tags = _tags(request.get("tags"))
-    arn = ctx.arn("states", f"stateMachine:{name}")
-    now = _now()
-    with _db().session() as session:
-        existing = session.get(StateMachine, arn)
-        if existing is not None:
-            if existing.definition == request["definition"] and existing.role_arn == request["roleArn"] \
-                    and existing.type == kind:
-                return {"stateMachineArn": arn, "creationDate": ex.aware(existing.created_at)}
-            raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-        session.add(StateMachine(
-            arn=arn, account_id=ctx.account_id, region=ctx.region, name=name, type=kind, status="ACTIVE",
-            definition=request["definition"], role_arn=request["roleArn"], description=request.get("versionDescription"),
-            logging_configuration=request.get("loggingConfiguration"),
-            tracing_configuration=request.get("tracingConfiguration"), revision_id=uuid.uuid4().hex, tags=tags,
-            created_at=now, updated_at=now))
+    TAGGING.check_new(request.get("tags"))
+    arn = arns.state_machine_arn(ctx.principal, name)
+    existing = MACHINES.find(ctx, arn)
+    if existing is not None and existing.definition == request["definition"] \
+            and existing.role_arn == request["roleArn"] and existing.type == kind:
+        return {"stateMachineArn": arn, "creationDate": aware(existing.created_at)}
+    now = utcnow()
+    MACHINES.create(  # StateMachineAlreadyExists when the name is taken by a different machine
+        ctx, arn=arn, name=name, type=kind, status="ACTIVE", definition=request["definition"],
+        role_arn=request["roleArn"], description=request.get("versionDescription"),
+        logging_configuration=request.get("loggingConfiguration"),
+        tracing_configuration=request.get("tracingConfiguration"), revision_id=uuid.uuid4().hex,
+        created_at=now, updated_at=now)
+    TAGGING.tag(ctx, arn, request.get("tags"))
     return {"stateMachineArn": arn, "creationDate": now}
 
 
 def _describe_machine(row: StateMachine) -> dict:
     out = {"stateMachineArn": row.arn, "name": row.name, "status": row.status, "definition": row.definition,
-           "roleArn": row.role_arn, "type": row.type, "creationDate": ex.aware(row.created_at),
+           "roleArn": row.role_arn, "type": row.type, "creationDate": aware(row.created_at),
            "loggingConfiguration": row.logging_configuration or {"level": "OFF", "includeExecutionData": False},
            "revisionId": row.revision_id}
     if row.tracing_configuration:
@@ -156,50 +127,42 @@ def update_state_machine(ctx: RequestContext, request: dict) -> dict:
     row = _machine(ctx, request["stateMachineArn"])
     fields = ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration")
     if not any(field in request for field in fields):
-        raise ServiceError("MissingRequiredParameter", "Either the definition, the roleArn, the loggingConfiguration "
-                                                       "or the tracingConfiguration must be specified")
+        raise MissingRequiredParameter("Either the definition, the roleArn, the loggingConfiguration "
+                                       "or the tracingConfiguration must be specified")
     if "definition" in request:
         _definition(request["definition"])
     if "roleArn" in request and not _ROLE.match(request["roleArn"]):
-        raise ServiceError("InvalidArn", f"Invalid Arn: '{request['roleArn']}'")
-    now = _now()
-    revision = uuid.uuid4().hex
-    with _db().session() as session:
-        stored = session.get(StateMachine, row.arn)
-        stored.definition = request.get("definition", stored.definition)
-        stored.role_arn = request.get("roleArn", stored.role_arn)
-        if "loggingConfiguration" in request:
-            stored.logging_configuration = request["loggingConfiguration"]
-        if "tracingConfiguration" in request:
-            stored.tracing_configuration = request["tracingConfiguration"]
-        stored.revision_id, stored.updated_at = revision, now
-    return {"updateDate": now, "revisionId": revision}
+        raise InvalidArn(f"Invalid Arn: '{request['roleArn']}'")
+    changes: dict[str, Any] = {"revision_id": uuid.uuid4().hex, "updated_at": utcnow()}
+    for member, column in (("definition", "definition"), ("roleArn", "role_arn"),
+                           ("loggingConfiguration", "logging_configuration"),
+                           ("tracingConfiguration", "tracing_configuration")):
+        if member in request:
+            changes[column] = request[member]
+    MACHINES.update(ctx, row.arn, **changes)
+    return {"updateDate": changes["updated_at"], "revisionId": changes["revision_id"]}
 
 
 @provider.operation("DeleteStateMachine")
 def delete_state_machine(ctx: RequestContext, request: dict) -> dict:
     arn = request["stateMachineArn"]
-    _parse_arn(arn, ("stateMachine",))
-    with _db().session() as session:
-        row = session.get(StateMachine, arn)
-        if row is not None and row.account_id == ctx.account_id and row.region == ctx.region:
-            session.delete(row)
+    arns.checked(arn, (arns.STATE_MACHINE,))
+    try:
+        MACHINES.delete(ctx, arn)
+    except StateMachineDoesNotExist:  # deleting what is not there succeeds, as on AWS
+        return {}
+    drop_tags(arn)
     return {}
+
+
+def _machine_item(row: StateMachine) -> dict:
+    return {"stateMachineArn": row.arn, "name": row.name, "type": row.type, "creationDate": aware(row.created_at)}
 
 
 @provider.operation("ListStateMachines")
 def list_state_machines(ctx: RequestContext, request: dict) -> dict:
-    limit = request.get("maxResults") or 100
-    offset = _offset(request.get("nextToken"))
-    with _db().session() as session:
-        rows = list(session.scalars(
-            select(StateMachine).where(StateMachine.account_id == ctx.account_id, StateMachine.region == ctx.region)
-            .order_by(StateMachine.name).offset(offset).limit(limit + 1)))
-    out = {"stateMachines": [{"stateMachineArn": row.arn, "name": row.name, "type": row.type,
-                              "creationDate": ex.aware(row.created_at)} for row in rows[:limit]]}
-    if len(rows) > limit:
-        out["nextToken"] = _token(offset + limit)
-    return out
+    return PAGING.page_query(ctx, request, MACHINES.query(ctx),
+                             [(StateMachine.name, False), (StateMachine.arn, False)], _machine_item)
 
 
 @provider.operation("ValidateStateMachineDefinition")
@@ -224,35 +187,22 @@ def start_execution(ctx: RequestContext, request: dict) -> dict:
     name = request.get("name") or str(uuid.uuid4())
     _check_name(name)
     text = _json_input(request.get("input"))
-    arn = ctx.arn("states", f"execution:{machine.name}:{name}")
-    now = _now()
-    workflow_id = ex.workflow_id_for(arn)
-    with _db().session() as session:
-        existing = session.get(Execution, arn)
-        if existing is not None:
-            if existing.status == ex.RUNNING and existing.input == text:
-                return {"executionArn": arn, "startDate": ex.aware(existing.started_at)}
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
-        session.add(Execution(
-            arn=arn, account_id=ctx.account_id, region=ctx.region, state_machine_arn=machine.arn, name=name,
-            status=ex.RUNNING, input=text, definition=machine.definition, role_arn=machine.role_arn,
-            revision_id=machine.revision_id, trace_header=request.get("traceHeader"), workflow_id=workflow_id,
-            redrive_count=0, started_at=now))
-        session.flush()
-        session.add(HistoryEvent(execution_arn=arn, timestamp=now, type="ExecutionStarted", details={
-            "executionStartedEventDetails": {"input": text, "inputDetails": {"truncated": False},
-                                             "roleArn": machine.role_arn}}))
-    ex.launch(arn, workflow_id)
-    return {"executionArn": arn, "startDate": now}
+    arn = arns.execution_arn(ctx.principal, machine.name, name)
+    # ExecutionAlreadyExists unless the name is taken by a RUNNING execution of the same input (answered again).
+    row, created = store.record_execution(ctx.principal, arn, machine, name, text, request.get("traceHeader"),
+                                          store.workflow_id_for(arn))
+    if created:
+        ex.launch(arn, row.workflow_id)
+    return {"executionArn": arn, "startDate": aware(row.started_at)}
 
 
 def _describe_execution(row: Execution, include_data: bool = True) -> dict:
     out = {"executionArn": row.arn, "stateMachineArn": row.state_machine_arn, "name": row.name, "status": row.status,
-           "startDate": ex.aware(row.started_at), "redriveCount": row.redrive_count}
+           "startDate": aware(row.started_at), "redriveCount": row.redrive_count}
     if include_data:
         out["input"], out["inputDetails"] = row.input, {"included": True}
     if row.stopped_at:
-        out["stopDate"] = ex.aware(row.stopped_at)
+        out["stopDate"] = aware(row.stopped_at)
     if row.output is not None and include_data:
         out["output"], out["outputDetails"] = row.output, {"included": True}
     if row.error is not None:
@@ -262,12 +212,12 @@ def _describe_execution(row: Execution, include_data: bool = True) -> dict:
     if row.trace_header:
         out["traceHeader"] = row.trace_header
     if row.redrive_at:
-        out["redriveDate"] = ex.aware(row.redrive_at)
-    if row.status in (ex.FAILED, ex.TIMED_OUT, ex.ABORTED):
-        out["redriveStatus"] = "REDRIVABLE" if row.resume or row.status == ex.ABORTED else "NOT_REDRIVABLE"
+        out["redriveDate"] = aware(row.redrive_at)
+    if row.status in store.REDRIVABLE:
+        out["redriveStatus"] = "REDRIVABLE" if row.resume or row.status == store.ABORTED else "NOT_REDRIVABLE"
         if out["redriveStatus"] == "NOT_REDRIVABLE":
             out["redriveStatusReason"] = "The execution has no state to redrive from."
-    elif row.status == ex.SUCCEEDED:
+    elif row.status == store.SUCCEEDED:
         out["redriveStatus"] = "NOT_REDRIVABLE"
         out["redriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
     return out
@@ -276,7 +226,7 @@ def _describe_execution(row: Execution, include_data: bool = True) -> dict:
 @provider.operation("DescribeExecution")
 def describe_execution(ctx: RequestContext, request: dict) -> dict:
     row = _execution(ctx, request["executionArn"])
-    if row.status == ex.RUNNING and (_now() - ex.aware(row.redrive_at or row.started_at)).total_seconds() > 10:
+    if row.status == store.RUNNING and (utcnow() - aware(row.redrive_at or row.started_at)).total_seconds() > 10:
         ex.ensure_running(row.arn, row.workflow_id)
     return _describe_execution(row)
 
@@ -284,11 +234,10 @@ def describe_execution(ctx: RequestContext, request: dict) -> dict:
 @provider.operation("DescribeStateMachineForExecution")
 def describe_state_machine_for_execution(ctx: RequestContext, request: dict) -> dict:
     row = _execution(ctx, request["executionArn"])
-    with _db().session() as session:
-        machine = session.get(StateMachine, row.state_machine_arn)
-    return {"stateMachineArn": row.state_machine_arn, "name": row.state_machine_arn.split(":")[6],
+    machine = MACHINES.find(ctx, row.state_machine_arn)
+    return {"stateMachineArn": row.state_machine_arn, "name": arns.state_machine_name(row.state_machine_arn),
             "definition": row.definition, "roleArn": row.role_arn, "revisionId": row.revision_id,
-            "updateDate": ex.aware(machine.updated_at) if machine else ex.aware(row.started_at),
+            "updateDate": aware(machine.updated_at) if machine else aware(row.started_at),
             "loggingConfiguration": (machine.logging_configuration if machine else None)
             or {"level": "OFF", "includeExecutionData": False}}
 
@@ -296,122 +245,85 @@ def describe_state_machine_for_execution(ctx: RequestContext, request: dict) -> 
 @provider.operation("StopExecution")
 def stop_execution(ctx: RequestContext, request: dict) -> dict:
     row = _execution(ctx, request["executionArn"])
-    now = _now()
     details = {k: request[k] for k in ("error", "cause") if k in request}
-    with _db().session() as session:
-        stored = session.get(Execution, row.arn, with_for_update=True)
-        if stored.status != ex.RUNNING:
-            return {"stopDate": ex.aware(stored.stopped_at) or now}
-        stored.status, stored.stopped_at = ex.ABORTED, now
-        stored.error, stored.cause = request.get("error"), request.get("cause")
-        session.add(HistoryEvent(execution_arn=row.arn, timestamp=now, type="ExecutionAborted",
-                                 details={"executionAbortedEventDetails": details}))
-    ex.signal_stop(row.workflow_id)
-    return {"stopDate": now}
+    stopped, was_running = store.record_stop(row.arn, request.get("error"), request.get("cause"), details)
+    if was_running:
+        ex.signal_stop(row.workflow_id)
+    return {"stopDate": stopped}
+
+
+def _execution_item(row: Execution) -> dict:
+    item = {"executionArn": row.arn, "stateMachineArn": row.state_machine_arn, "name": row.name,
+            "status": row.status, "startDate": aware(row.started_at), "redriveCount": row.redrive_count}
+    if row.stopped_at:
+        item["stopDate"] = aware(row.stopped_at)
+    if row.redrive_at:
+        item["redriveDate"] = aware(row.redrive_at)
+    return item
 
 
 @provider.operation("ListExecutions")
 def list_executions(ctx: RequestContext, request: dict) -> dict:
     if "mapRunArn" in request:
-        raise ServiceError("ResourceNotFound", "Map runs are not recorded as separate resources by this gateway")
+        raise ResourceNotFound("Map runs are not recorded as separate resources by this gateway")
     if "stateMachineArn" not in request:
-        raise validation_error("Either stateMachineArn or mapRunArn must be specified")
+        raise ValidationException("Either stateMachineArn or mapRunArn must be specified")
     machine = _machine(ctx, request["stateMachineArn"])
-    limit = request.get("maxResults") or 100
-    offset = _offset(request.get("nextToken"))
-    query = select(Execution).where(Execution.account_id == ctx.account_id, Execution.region == ctx.region,
-                                    Execution.state_machine_arn == machine.arn)
+    where = [Execution.state_machine_arn == machine.arn]
     if request.get("statusFilter"):
-        query = query.where(Execution.status == request["statusFilter"])
+        where.append(Execution.status == request["statusFilter"])
     redrive = request.get("redriveFilter")
     if redrive == "REDRIVEN":
-        query = query.where(Execution.redrive_count > 0)
+        where.append(Execution.redrive_count > 0)
     elif redrive == "NOT_REDRIVEN":
-        query = query.where(Execution.redrive_count == 0)
-    query = query.order_by(Execution.started_at.desc(), Execution.arn.desc()).offset(offset).limit(limit + 1)
-    with _db().session() as session:
-        rows = list(session.scalars(query))
-    items = []
-    for row in rows[:limit]:
-        item = {"executionArn": row.arn, "stateMachineArn": row.state_machine_arn, "name": row.name,
-                "status": row.status, "startDate": ex.aware(row.started_at), "redriveCount": row.redrive_count}
-        if row.stopped_at:
-            item["stopDate"] = ex.aware(row.stopped_at)
-        if row.redrive_at:
-            item["redriveDate"] = ex.aware(row.redrive_at)
-        items.append(item)
-    out = {"executions": items}
-    if len(rows) > limit:
-        out["nextToken"] = _token(offset + limit)
-    return out
+        where.append(Execution.redrive_count == 0)
+    return PAGING.page_query(ctx, request, EXECUTIONS.query(ctx, *where),
+                             [(Execution.started_at, True), (Execution.arn, True)], _execution_item)
+
+
+def _history_item(event: HistoryEvent, number: int, include_data: bool) -> dict:
+    item = {"timestamp": aware(event.timestamp), "type": event.type, "id": number, "previousEventId": number - 1}
+    for member, details in (event.details or {}).items():
+        if not include_data and isinstance(details, dict):
+            details = {k: v for k, v in details.items() if k not in ("input", "output", "parameters")}
+        item[member] = details
+    return item
 
 
 @provider.operation("GetExecutionHistory")
 def get_execution_history(ctx: RequestContext, request: dict) -> dict:
     row = _execution(ctx, request["executionArn"])
-    limit = request.get("maxResults") or 100
-    offset = _offset(request.get("nextToken"))
+    reverse = bool(request.get("reverseOrder"))
     include_data = request.get("includeExecutionData", True)
-    with _db().session() as session:
-        total = session.scalar(select(func.count()).select_from(HistoryEvent)
-                               .where(HistoryEvent.execution_arn == row.arn))
-        query = select(HistoryEvent).where(HistoryEvent.execution_arn == row.arn)
-        if request.get("reverseOrder"):
-            query = query.order_by(HistoryEvent.seq.desc())
-        else:
-            query = query.order_by(HistoryEvent.seq)
-        events = list(session.scalars(query.offset(offset).limit(limit + 1)))
-    out_events = []
-    for position, event in enumerate(events[:limit]):
-        number = (total - offset - position) if request.get("reverseOrder") else offset + position + 1
-        item = {"timestamp": ex.aware(event.timestamp), "type": event.type, "id": number,
-                "previousEventId": number - 1}
-        for member, details in (event.details or {}).items():
-            if not include_data and isinstance(details, dict):
-                details = {k: v for k, v in details.items() if k not in ("input", "output", "parameters")}
-            item[member] = details
-        out_events.append(item)
-    out = {"events": out_events}
-    if len(events) > limit:
-        out["nextToken"] = _token(offset + limit)
-    return out
+    page = PAGING.page_query(ctx, request, store.history_query(row.arn), [(HistoryEvent.seq, reverse)],
+                             lambda event: event)
+    events = page["events"]
+    # An event's id is its position in the execution's history (1 for ExecutionStarted).
+    first = store.events_before(row.arn, events[0].seq) + 1 if events else 0
+    step = -1 if reverse else 1
+    page["events"] = [_history_item(event, first + step * index, include_data) for index, event in enumerate(events)]
+    return page
 
 
 @provider.operation("RedriveExecution")
 def redrive_execution(ctx: RequestContext, request: dict) -> dict:
     row = _execution(ctx, request["executionArn"])
-    if row.arn.split(":")[5] == "express":
-        raise ServiceError("ExecutionNotRedrivable", "Express executions cannot be redriven")
-    if row.status == ex.ABORTED and not ex.wait_stopped(row.workflow_id, timeout=5.0):
-        raise ServiceError("ExecutionNotRedrivable", f"Execution {row.arn} is still stopping; redrive it in a moment")
-    now = _now()
-    with _db().session() as session:
-        stored = session.get(Execution, row.arn, with_for_update=True)
-        if stored.status not in (ex.FAILED, ex.TIMED_OUT, ex.ABORTED):
-            raise ServiceError("ExecutionNotRedrivable",
-                               f"Execution {row.arn} is {stored.status} and cannot be redriven")
-        # With no resume point (stopped or failed before any state ran) it starts again from the top.
-        count = stored.redrive_count + 1
-        stored.status, stored.redrive_count, stored.redrive_at = ex.RUNNING, count, now
-        stored.stopped_at, stored.error, stored.cause, stored.output = None, None, None, None
-        stored.workflow_id = ex.workflow_id_for(row.arn, count)
-        workflow_id = stored.workflow_id
-        session.add(HistoryEvent(execution_arn=row.arn, timestamp=now, type="ExecutionRedriven",
-                                 details={"executionRedrivenEventDetails": {"redriveCount": count}}))
+    if arns.is_express(row.arn):
+        raise ExecutionNotRedrivable("Express executions cannot be redriven")
+    if row.status == store.ABORTED and not ex.wait_stopped(row.workflow_id, timeout=5.0):
+        raise ExecutionNotRedrivable(f"Execution {row.arn} is still stopping; redrive it in a moment")
+    redriven, workflow_id = store.record_redrive(row.arn)  # ExecutionNotRedrivable unless it ended unsuccessfully
     ex.launch(row.arn, workflow_id)
-    return {"redriveDate": now}
+    return {"redriveDate": redriven}
 
 
 # -- callbacks --------------------------------------------------------------------------------------------------
 
 
 def _open_token(ctx: RequestContext, token: str) -> TaskToken:
-    with _db().session() as session:
-        row = session.get(TaskToken, token)
-    if row is None or row.account_id != ctx.account_id or row.region != ctx.region:
-        raise ServiceError("InvalidToken", "Invalid Token: the task token is not valid")
+    row = TOKENS.get(ctx, token)  # InvalidToken when it is not one of the caller's
     if row.status != "OPEN":
-        raise ServiceError("TaskTimedOut", "Task Timed Out: the task for this token has already completed")
+        raise TaskTimedOut("Task Timed Out: the task for this token has already completed")
     return row
 
 
@@ -420,7 +332,7 @@ def send_task_success(ctx: RequestContext, request: dict) -> dict:
     try:
         output = json.loads(request["output"])
     except ValueError as error:
-        raise ServiceError("InvalidOutput", f"Invalid Output: '{error}'") from None
+        raise InvalidOutput(f"Invalid Output: '{error}'") from None
     row = _open_token(ctx, request["taskToken"])
     ex.send_to_token(row.workflow_id, {"kind": "success", "token": row.token, "output": output})
     return {}
@@ -448,182 +360,16 @@ def send_task_heartbeat(ctx: RequestContext, request: dict) -> dict:
 def start_sync_execution(ctx: RequestContext, request: dict) -> dict:
     machine = _machine(ctx, request["stateMachineArn"])
     if machine.type != "EXPRESS":
-        raise ServiceError("StateMachineTypeNotSupported",
-                           "This operation is not supported by this type of state machine")
+        raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
     name = request.get("name") or str(uuid.uuid4())
     _check_name(name)
     text = _json_input(request.get("input"))
-    arn = ctx.arn("states", f"express:{machine.name}:{name}:{uuid.uuid4()}")
-    start = _now()
-    definition = json.loads(machine.definition)
-    # Express executions last at most five minutes, as on AWS.
-    deadline = min(filter(None, [ex.execution_deadline(definition, start.isoformat()),
-                                 start + dt.timedelta(seconds=EXPRESS_LIMIT_SECONDS)]))
-    engine = ex.InlineEngine(arn, ctx.principal, deadline)
-    info = {"name": name, "start": start.isoformat(), "role_arn": machine.role_arn, "input": text,
-            "state_machine_arn": machine.arn, "state_machine_name": machine.name}
-    interpreter = Interpreter(engine, ex.context_object(info, arn), {}, definition.get("QueryLanguage", "JSONPath"))
-    out = {"executionArn": arn, "stateMachineArn": machine.arn, "name": name, "startDate": start,
-           "input": text, "inputDetails": {"included": True},
-           "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 0}}
-    try:
-        output = interpreter.run(definition, json.loads(text))
-        out.update(status="SUCCEEDED", output=dumps(output), outputDetails={"included": True})
-    except ex.ExecutionTimeout as error:
-        out.update(status="TIMED_OUT", error=error.error, cause=error.cause)
-    except StatesError as error:
-        out.update(status="FAILED", error=error.error, cause=error.cause)
-    stop = _now()
-    out["stopDate"] = stop
-    out["billingDetails"]["billedDurationInMilliseconds"] = max(100, int((stop - start).total_seconds() * 1000))
-    return out
+    arn = arns.express_execution_arn(ctx.principal, machine.name, name, str(uuid.uuid4()))
+    return inline.run_express(ctx.principal, machine, arn, name, text)
 
 
 @provider.operation("TestState")
 def test_state(ctx: RequestContext, request: dict) -> dict:
-    text = request["definition"]
-    try:
-        state = json.loads(text)
-    except ValueError as error:
-        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {error}'") from None
-    if isinstance(state, dict) and "States" in state:
-        name = request.get("stateName") or state.get("StartAt")
-        if name not in state.get("States", {}):
-            raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: state '{name}' not found")
-        language = state.get("QueryLanguage", "JSONPath")
-        state = state["States"][name]
-    else:
-        name = request.get("stateName") or "TestState"
-        language = "JSONPath"
-    # Validate the single state inside a minimal machine (targets it names are not required to exist).
-    if not isinstance(state, dict):
-        raise ServiceError("InvalidDefinition", "Invalid State Machine Definition: a state must be a JSON object")
-    wrapper = {"StartAt": name, "QueryLanguage": language, "States": {name: {
-        k: v for k, v in state.items() if k not in ("Next",)} | ({"End": True} if state.get("Type") in (
-            "Pass", "Task", "Wait", "Parallel", "Map") else {})}}
-    for rule in wrapper["States"][name].get("Choices", []) or []:
-        if isinstance(rule, dict):
-            wrapper["States"].setdefault(rule.get("Next", "x"), {"Type": "Succeed"})
-    if "Default" in state:
-        wrapper["States"].setdefault(state["Default"], {"Type": "Succeed"})
-    for catcher in state.get("Catch", []) or []:
-        if isinstance(catcher, dict):
-            wrapper["States"].setdefault(catcher.get("Next", "x"), {"Type": "Succeed"})
-    found = [d for d in validate.diagnostics(json.dumps(wrapper)) if d.code != "UNREACHABLE_STATE"]
-    if found:
-        first = found[0]
-        raise ServiceError("InvalidDefinition", validate.invalid_definition_message(
-            DefinitionError(first.code, first.message, first.location)))
+    name, state, language = inline.state_under_test(request["definition"], request.get("stateName"))
     raw = json.loads(_json_input(request.get("input")))
-    variables = json.loads(request["variables"]) if request.get("variables") else {}
-    engine = ex.InlineEngine(ctx.arn("states", "execution:TestState:test"), ctx.principal, None)
-    context = json.loads(request["context"]) if request.get("context") else {}
-    context.setdefault("Execution", {"Id": ctx.arn("states", "execution:TestState:test"), "Name": "test",
-                                     "StartTime": _now().isoformat(), "Input": raw})
-    interpreter = Interpreter(engine, context, variables, state.get("QueryLanguage", language))
-    mock = request.get("mock") or {}
-    if state.get("Type") == "Task" and mock:
-        if "errorOutput" in mock:
-            err = mock["errorOutput"]
-            engine.invoke = lambda *args, **kw: (_ for _ in ()).throw(StatesError(err.get("error", ""), err.get("cause", "")))
-        elif "result" in mock:
-            engine.invoke = lambda *args, **kw: json.loads(mock["result"])
-    level = request.get("inspectionLevel", "INFO")
-    results: list = []
-    invoke = engine.invoke
-
-    def recording_invoke(*args: Any, **kwargs: Any) -> Any:
-        value = invoke(*args, **kwargs)
-        results.append(value)
-        return value
-
-    engine.invoke = recording_invoke
-    out: dict[str, Any] = {}
-    try:
-        output, next_name = interpreter.run_state(name, state, raw, state.get("QueryLanguage", language))
-        out.update(status="SUCCEEDED", output=dumps(output))
-        caught = next_name is not None and next_name != state.get("Next") and state.get("Type") != "Choice"
-        if caught:
-            out["status"] = "CAUGHT_ERROR"
-        if next_name:
-            out["nextState"] = next_name
-    except (StatesError, Aborted) as error:
-        if isinstance(error, Aborted):
-            error = StatesError("States.Runtime", "aborted")
-        retriable = state.get("Type") in ("Task", "Parallel", "Map") and not isinstance(error, FailState) and any(
-            error.error in r.get("ErrorEquals", []) or "States.ALL" in r.get("ErrorEquals", [])
-            for r in state.get("Retry", []))
-        out.update(status="RETRIABLE" if retriable else "FAILED", error=error.error, cause=error.cause)
-    if level in ("DEBUG", "TRACE"):
-        out["inspectionData"] = _inspection(interpreter, state, raw, results, language)
-    return out
-
-
-def _inspection(interpreter: Interpreter, state: dict, raw: Any, results: list, language: str) -> dict:
-    """The data at each step of the JSONPath data flow, as TestState's DEBUG level shows it."""
-    data: dict[str, Any] = {"input": dumps(raw), "variables": dumps(interpreter.variables)}
-    if state.get("QueryLanguage", language) != "JSONPath":
-        return data
-    context = interpreter.context
-    try:
-        value = interpreter.effective_input(state, raw, context)
-        data["afterInputPath"] = dumps(value)
-        if "Parameters" in state:
-            data["afterParameters"] = dumps(interpreter.template(state["Parameters"], value, context))
-        if results:
-            result = results[-1]
-            data["result"] = dumps(result)
-            if "ResultSelector" in state:
-                result = interpreter.template(state["ResultSelector"], result, context)
-                data["afterResultSelector"] = dumps(result)
-            from orchestrator.asl import paths
-
-            result_path = state.get("ResultPath", "$")
-            data["afterResultPath"] = dumps(raw if result_path is None else paths.assign(raw, result_path, result))
-    except StatesError:
-        pass  # the failing step is reported by the error fields already
-    return data
-
-
-# -- tags -------------------------------------------------------------------------------------------------------
-
-
-def _tagged(ctx: RequestContext, arn: str) -> str:
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "states":
-        raise ServiceError("InvalidArn", f"Invalid Arn: '{arn}'")
-    with _db().session() as session:
-        row = session.get(StateMachine, arn)
-    if row is None or row.account_id != ctx.account_id or row.region != ctx.region:
-        raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'")
-    return arn
-
-
-@provider.operation("TagResource")
-def tag_resource(ctx: RequestContext, request: dict) -> dict:
-    arn = _tagged(ctx, request["resourceArn"])
-    with _db().session() as session:
-        row = session.get(StateMachine, arn)
-        tags = {**(row.tags or {}), **_tags(request["tags"])}
-        if len(tags) > MAX_TAGS:
-            raise ServiceError("TooManyTags", f"The number of tags exceeds the limit of {MAX_TAGS}.")
-        row.tags = tags
-    return {}
-
-
-@provider.operation("UntagResource")
-def untag_resource(ctx: RequestContext, request: dict) -> dict:
-    arn = _tagged(ctx, request["resourceArn"])
-    with _db().session() as session:
-        row = session.get(StateMachine, arn)
-        row.tags = {k: v for k, v in (row.tags or {}).items() if k not in set(request["tagKeys"])}
-    return {}
-
-
-@provider.operation("ListTagsForResource")
-def list_tags_for_resource(ctx: RequestContext, request: dict) -> dict:
-    arn = _tagged(ctx, request["resourceArn"])
-    with _db().session() as session:
-        row = session.get(StateMachine, arn)
-    return {"tags": [{"key": k, "value": v} for k, v in (row.tags or {}).items()]}
-
+    return inline.test_state(ctx.principal, request, name, state, language, raw)

@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.asl import jsonata_eval
 from orchestrator.asl.errors import StatesError
+from services.gateway.kit.arns import parse_arn
 
 MAX_ITEMS_DEFAULT = 100_000_000
 
@@ -23,7 +24,8 @@ def _arguments(interp, spec: dict, value: Any, language: str, context: dict) -> 
 
 
 def _reader_kind(resource: str) -> str:
-    tail = resource.split(":::", 1)[-1]
+    arn = parse_arn(resource)
+    tail = arn.resource if arn is not None else resource
     if tail in ("s3:getObject", "aws-sdk:s3:getObject"):
         return "get"
     if tail in ("s3:listObjectsV2", "aws-sdk:s3:listObjectsV2"):

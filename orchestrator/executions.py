@@ -18,234 +18,37 @@ checkpoints, as AWS runs them (at most once, in memory).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import json
 import logging
 import random
-import secrets
 import time
 import traceback
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestrator import integrations
 from orchestrator.asl.errors import StatesError
-from orchestrator.interpreter import Aborted, Interpreter, dumps
 from orchestrator.asl.timestamps import iso
+from orchestrator.interpreter import Aborted, Interpreter, dumps
+from orchestrator.store import (FAILED, RUNNING, SUCCEEDED, TIMED_OUT, close_token, details_member,
+                                execution_status, finish_execution, load_execution, new_token, save_resume,
+                                write_events)
 from services.gateway.context import Principal
-from services.gateway.db import Base
-from services.gateway.jobs import job_kind
+from services.gateway.jobs import register_queue
+from services.gateway.kit.times import utcnow
 
 log = logging.getLogger("aigate.orchestrator")
 
+# Where executions are enqueued when this process runs no workers, so a separate `aigate worker` (which listens
+# to it like the job kinds' queues) picks them up.
 QUEUE = "stepfunctions"
+register_queue(QUEUE)
 TOPIC = "sfn"
-RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE = (
-    "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 BRANCH_WINDOW = 40  # child workflows one Map/Parallel keeps running at once when MaxConcurrency is 0
 EVENT_BATCH = 500
 SYNC_POLL_SECONDS = 1.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
-
-
-# -- tables -----------------------------------------------------------------------------------------------------
-
-
-class StateMachine(Base):
-    __tablename__ = "sfn_state_machines"
-    __table_args__ = (Index("ix_sfn_sm_listing", "account_id", "region", "name"),)
-
-    arn: Mapped[str] = mapped_column(String(256), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(12))
-    region: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(80))
-    type: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    definition: Mapped[str] = mapped_column(Text)
-    role_arn: Mapped[str] = mapped_column(String(256))
-    description: Mapped[str | None] = mapped_column(Text)
-    logging_configuration: Mapped[dict | None] = mapped_column(JSON)
-    tracing_configuration: Mapped[dict | None] = mapped_column(JSON)
-    revision_id: Mapped[str] = mapped_column(String(64))
-    tags: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-class Execution(Base):
-    __tablename__ = "sfn_executions"
-    __table_args__ = (Index("ix_sfn_exec_listing", "account_id", "region", "state_machine_arn", "started_at"),)
-
-    arn: Mapped[str] = mapped_column(String(300), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(12))
-    region: Mapped[str] = mapped_column(String(32))
-    state_machine_arn: Mapped[str] = mapped_column(String(256))
-    name: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(16))
-    input: Mapped[str] = mapped_column(Text)
-    output: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
-    cause: Mapped[str | None] = mapped_column(Text)
-    definition: Mapped[str] = mapped_column(Text)
-    role_arn: Mapped[str] = mapped_column(String(256))
-    revision_id: Mapped[str] = mapped_column(String(64))
-    trace_header: Mapped[str | None] = mapped_column(String(256))
-    workflow_id: Mapped[str] = mapped_column(String(128))
-    redrive_count: Mapped[int] = mapped_column(Integer, default=0)
-    redrive_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # Where a failed execution stopped, for RedriveExecution: the top-level state, its input and the variables.
-    resume: Mapped[dict | None] = mapped_column(JSON)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class HistoryEvent(Base):
-    __tablename__ = "sfn_history_events"
-    __table_args__ = (Index("ix_sfn_history", "execution_arn", "seq"),)
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    execution_arn: Mapped[str] = mapped_column(String(300), ForeignKey("sfn_executions.arn", ondelete="CASCADE"))
-    timestamp: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    type: Mapped[str] = mapped_column(String(48))
-    details: Mapped[dict | None] = mapped_column(JSON)
-
-
-class TaskToken(Base):
-    __tablename__ = "sfn_task_tokens"
-
-    token: Mapped[str] = mapped_column(String(600), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(12))
-    region: Mapped[str] = mapped_column(String(32))
-    execution_arn: Mapped[str] = mapped_column(String(300))
-    workflow_id: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16))  # OPEN | CLOSED
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-# Event type → the HistoryEvent member holding its details.
-DETAILS_MEMBER = {
-    "ExecutionStarted": "executionStartedEventDetails", "ExecutionSucceeded": "executionSucceededEventDetails",
-    "ExecutionFailed": "executionFailedEventDetails", "ExecutionAborted": "executionAbortedEventDetails",
-    "ExecutionTimedOut": "executionTimedOutEventDetails", "ExecutionRedriven": "executionRedrivenEventDetails",
-    "TaskScheduled": "taskScheduledEventDetails", "TaskStarted": "taskStartedEventDetails",
-    "TaskSubmitted": "taskSubmittedEventDetails", "TaskSucceeded": "taskSucceededEventDetails",
-    "TaskFailed": "taskFailedEventDetails", "TaskTimedOut": "taskTimedOutEventDetails",
-    "TaskStartFailed": "taskStartFailedEventDetails", "TaskSubmitFailed": "taskSubmitFailedEventDetails",
-    "MapStateStarted": "mapStateStartedEventDetails", "MapIterationStarted": "mapIterationStartedEventDetails",
-    "MapIterationSucceeded": "mapIterationSucceededEventDetails", "MapIterationFailed": "mapIterationFailedEventDetails",
-    "MapIterationAborted": "mapIterationAbortedEventDetails", "EvaluationFailed": "evaluationFailedEventDetails",
-}
-
-
-def details_member(kind: str) -> str | None:
-    if kind in DETAILS_MEMBER:
-        return DETAILS_MEMBER[kind]
-    if kind.endswith("StateEntered"):
-        return "stateEnteredEventDetails"
-    if kind.endswith("StateExited"):
-        return "stateExitedEventDetails"
-    return None
-
-
-# -- the store --------------------------------------------------------------------------------------------------
-
-
-def db():
-    from services.gateway.runtime import runtime
-
-    return runtime().db
-
-
-def write_events(execution_arn: str, events: list[tuple[str, dict | None, dt.datetime]]) -> str | None:
-    """Append events; returns the execution's status afterwards (so a stop is seen at the next write)."""
-    with db().session() as session:
-        status = session.scalar(select(Execution.status).where(Execution.arn == execution_arn))
-        if status == RUNNING:
-            session.add_all([HistoryEvent(execution_arn=execution_arn, timestamp=ts, type=kind, details=details)
-                             for kind, details, ts in events])
-    return status
-
-
-def finish_execution(execution_arn: str, events: list, status: str, output: str | None, error: str | None,
-                     cause: str | None, resume: dict | None) -> None:
-    """Write the last events and the outcome, unless the execution was stopped meanwhile."""
-    now = utcnow()
-    final = {SUCCEEDED: ("ExecutionSucceeded", {"output": output, "outputDetails": {"truncated": False}}),
-             FAILED: ("ExecutionFailed", _error_details(error, cause)),
-             TIMED_OUT: ("ExecutionTimedOut", _error_details(error, cause))}[status]
-    with db().session() as session:
-        row = session.get(Execution, execution_arn)
-        if row is None or row.status != RUNNING:
-            return
-        session.add_all([HistoryEvent(execution_arn=execution_arn, timestamp=ts, type=kind, details=details)
-                         for kind, details, ts in [*events, (final[0], {details_member(final[0]): final[1]}, now)]])
-        row.status, row.output, row.error, row.cause, row.stopped_at = status, output, error, cause, now
-        row.resume = resume
-
-
-def save_resume(execution_arn: str, resume: dict) -> None:
-    with db().session() as session:
-        row = session.get(Execution, execution_arn)
-        if row is not None and row.status == ABORTED:
-            row.resume = resume
-
-
-def _error_details(error: str | None, cause: str | None) -> dict:
-    details = {}
-    if error is not None:
-        details["error"] = error
-    if cause is not None:
-        details["cause"] = cause
-    return details
-
-
-def load_execution(execution_arn: str) -> dict | None:
-    with db().session() as session:
-        row = session.get(Execution, execution_arn)
-        if row is None:
-            return None
-        machine = session.get(StateMachine, row.state_machine_arn)
-        return {"status": row.status, "definition": row.definition, "input": row.input, "name": row.name,
-                "state_machine_arn": row.state_machine_arn, "state_machine_name": machine.name if machine else
-                row.state_machine_arn.rsplit(":", 1)[-1], "role_arn": row.role_arn, "start": iso(aware(row.started_at)),
-                "account_id": row.account_id, "region": row.region, "redrive_count": row.redrive_count,
-                "resume": row.resume, "workflow_id": row.workflow_id}
-
-
-def execution_status(execution_arn: str) -> str | None:
-    with db().session() as session:
-        return session.scalar(select(Execution.status).where(Execution.arn == execution_arn))
-
-
-def new_token(execution_arn: str, workflow_id: str, account_id: str, region: str) -> str:
-    raw = json.dumps({"w": workflow_id, "n": secrets.token_hex(12)}, separators=(",", ":")).encode()
-    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    with db().session() as session:
-        session.add(TaskToken(token=token, account_id=account_id, region=region, execution_arn=execution_arn,
-                              workflow_id=workflow_id, status="OPEN", created_at=utcnow()))
-    return token
-
-
-def close_token(token: str) -> None:
-    with db().session() as session:
-        session.execute(update(TaskToken).where(TaskToken.token == token).values(status="CLOSED"))
-
-
-def workflow_id_for(execution_arn: str, redrive_count: int = 0) -> str:
-    digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:32]
-    return f"sfn-{digest}" + (f"-r{redrive_count}" if redrive_count else "")
 
 
 def root_id(workflow_id: str) -> str:
@@ -657,13 +460,6 @@ def run_branch(execution_arn: str, principal: list, job: dict, deadline: str | N
             return {"aborted": True}
         return {"timeout": True}
     return outcome
-
-
-@job_kind("stepfunctions.execution", queue=QUEUE)
-def _queue_marker(run) -> None:
-    """Never run: registers the `stepfunctions` queue with the JobManager (it is where executions are enqueued
-    when this process runs no workers, so a separate `aigate worker` picks them up)."""
-    raise RuntimeError("state-machine executions run as orchestrator.execution workflows, not as jobs")
 
 
 def launch(execution_arn: str, workflow_id: str) -> None:

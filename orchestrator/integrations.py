@@ -23,6 +23,7 @@ from typing import Any
 from orchestrator.asl.errors import StatesError
 from services.gateway.context import Principal
 from services.gateway.errors import ServiceError
+from services.gateway.kit.arns import parse_arn
 
 # aws-sdk service identifiers (as in AWS's integration ARNs) → the gateway's botocore service names.
 SDK_SERVICES = {
@@ -58,13 +59,12 @@ class Resource:
     @property
     def resource_type(self) -> str:
         """As history events show it: `aws-sdk:comprehend`, `http`."""
-        tail = self.arn.split(":::", 1)[-1]
-        return tail.rsplit(":", 1)[0] if ":" in tail else tail
+        return parse_arn(self.arn).resource.rpartition(":")[0]
 
     @property
     def resource_name(self) -> str:
         """As history events show it: `detectDominantLanguage`, `invoke.waitForTaskToken`."""
-        return self.arn.split(":::", 1)[-1].rsplit(":", 1)[-1]
+        return parse_arn(self.arn).resource.rpartition(":")[2]
 
 
 def parse_resource(arn: str) -> Resource:

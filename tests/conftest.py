@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 
+from tests.helpers import Recorder, gateway_client, make_bucket, unique
 from tests.pgserver import PostgresServer
 from tests.s3server import MotoS3Server, free_port
 
@@ -71,12 +70,10 @@ class GatewayProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, service: str, access_key: str = "testing", secret_key: str = "testing",
-               region: str = "us-east-1"):
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=region,
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-            config=Config(retries={"max_attempts": 1}),
-        )
+               region: str = "us-east-1", **options):
+        """A boto3 client for this gateway: `tests.helpers.gateway_client` (no retries unless `attempts` is given;
+        `read_timeout` and other botocore Config options as keywords)."""
+        return gateway_client(self, service, region=region, access_key=access_key, secret_key=secret_key, **options)
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +115,41 @@ def comprehend(gateway):
     return gateway.client("comprehend")
 
 
+@pytest.fixture(scope="session")
+def polly(gateway):
+    return gateway.client("polly")
+
+
+@pytest.fixture(scope="session")
+def transcribe(gateway):
+    return gateway.client("transcribe")
+
+
+@pytest.fixture(scope="session")
+def translate(gateway):
+    return gateway.client("translate")
+
+
+@pytest.fixture(scope="session")
+def sfn(gateway):
+    return gateway.client("stepfunctions")
+
+
 @pytest.fixture
 def s3(s3_server):
     return s3_server.client()
+
+
+@pytest.fixture
+def bucket(s3, request) -> str:
+    """A new bucket on the shared S3 endpoint, named after the test module: test_polly.py -> polly-<12 hex>."""
+    prefix = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+    return make_bucket(s3, unique(prefix, 12))
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A local webhook server counting the calls Task states make to it (tests.helpers.Recorder)."""
+    server = Recorder()
+    yield server
+    server.close()

@@ -9,7 +9,8 @@ import requests
 from botocore.exceptions import ClientError
 
 from tests.conftest import GatewayProcess
-from tests.test_comprehend_language import ROLE, SENTENCES, wait_for_job
+from tests.helpers import COMPREHEND_ROLE as ROLE
+from tests.helpers import SENTENCES, wait_for_language_job
 
 ALICE = ("AKIAALICE0000000001", "alice-secret-Zq8s9d7f", "111111111111")
 BOB = ("AKIABOB00000000000002", "bob-secret-Kx3n2m1p", "222222222222")
@@ -98,7 +99,7 @@ def test_accounts_are_isolated(secured):
     started = alice.start_dominant_language_detection_job(
         InputDataConfig={"S3Uri": "s3://shared-name/in/"}, OutputDataConfig={"S3Uri": "s3://shared-name/out"},
         DataAccessRoleArn=ROLE, JobName="alice-job")
-    props = wait_for_job(alice, started["JobId"])
+    props = wait_for_language_job(alice, started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert started["JobArn"].split(":")[4] == ALICE[2]
     output = requests.get(f"{secured.url}/v1/blobs/{props['OutputDataConfig']['S3Uri'][len('s3://'):]}", headers=bearer,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from botocore.config import Config
+
+from tests.helpers import error_code
 
 NON_ASCII = "Zoë Müller flew from Zürich to São Paulo on 3 March 2024 to meet Ángel García at Nestlé 🙂."
 
@@ -15,20 +16,10 @@ NON_ASCII = "Zoë Müller flew from Zürich to São Paulo on 3 March 2024 to mee
 def nlp(gateway):
     """A client with a long read timeout: the first call of each engine loads it (and trains the sentiment model
     once per data folder, ~30-60 s on a busy 2-core machine)."""
-    import boto3
-
-    client = boto3.client("comprehend", endpoint_url=gateway.url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing",
-                          config=Config(retries={"max_attempts": 1}, read_timeout=600))
+    client = gateway.client("comprehend", read_timeout=600)
     client.detect_sentiment(Text="warm up", LanguageCode="en")
     client.detect_pii_entities(Text="warm up", LanguageCode="en")
     return client
-
-
-def error_code(call) -> str:
-    with pytest.raises(Exception) as caught:
-        call()
-    return caught.value.response["Error"]["Code"]
 
 
 # --- sentiment ----------------------------------------------------------------------------------------------------

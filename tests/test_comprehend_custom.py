@@ -9,13 +9,12 @@ import io
 import json
 import random
 import tarfile
-import time
 import uuid
 
 import pytest
-from botocore.config import Config
 
-ROLE = "arn:aws:iam::123456789012:role/comprehend-access"
+from tests.helpers import COMPREHEND_ROLE as ROLE
+from tests.helpers import wait_for_comprehend_job, wait_for_status
 
 TOPICS = {
     "SPORTS": (["The striker", "Our goalkeeper", "The coach", "The home team", "The tennis champion", "The runner"],
@@ -50,28 +49,13 @@ def to_csv(rows) -> bytes:
 
 @pytest.fixture(scope="module")
 def cp(gateway):
-    import boto3
-
-    return boto3.client("comprehend", endpoint_url=gateway.url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 1}, read_timeout=600))
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"custom-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
+    return gateway.client("comprehend", read_timeout=600)
 
 
 def wait_model(describe, key: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        props = describe()[key]
-        if props["Status"] in ("TRAINED", "IN_ERROR", "STOPPED"):
-            return props
-        time.sleep(0.3)
-    raise AssertionError(f"training did not finish: {props}")
+    """The model's properties (`describe()[key]`) once its training has ended."""
+    return wait_for_status(lambda: describe()[key], "Status", ("TRAINED", "IN_ERROR", "STOPPED"), timeout, 0.3,
+                           what="training to end")
 
 
 def test_multi_class_classifier_endpoint_and_job(cp, s3, bucket):
@@ -116,13 +100,8 @@ def test_multi_class_classifier_endpoint_and_job(cp, s3, bucket):
         DocumentClassifierArn=arn, DataAccessRoleArn=ROLE,
         InputDataConfig={"S3Uri": f"s3://{bucket}/classify/", "InputFormat": "ONE_DOC_PER_LINE"},
         OutputDataConfig={"S3Uri": f"s3://{bucket}/cls-out/"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job_props = cp.describe_document_classification_job(JobId=job["JobId"])[
-            "DocumentClassificationJobProperties"]
-        if job_props["JobStatus"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.3)
+    job_props = wait_for_comprehend_job(cp, "document_classification", job["JobId"], timeout=120,
+                                        terminal=("COMPLETED", "FAILED"))
     assert job_props["JobStatus"] == "COMPLETED", job_props
     assert job_props["DocumentClassifierArn"] == arn
     key = job_props["OutputDataConfig"]["S3Uri"].split("/", 3)[3]
@@ -223,12 +202,8 @@ def test_entity_recognizer_from_entity_list(cp, s3, bucket):
     job = cp.start_entities_detection_job(
         EntityRecognizerArn=arn, LanguageCode="en", DataAccessRoleArn=ROLE,
         InputDataConfig={"S3Uri": f"s3://{bucket}/erjob/"}, OutputDataConfig={"S3Uri": f"s3://{bucket}/erout/"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job_props = cp.describe_entities_detection_job(JobId=job["JobId"])["EntitiesDetectionJobProperties"]
-        if job_props["JobStatus"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.3)
+    job_props = wait_for_comprehend_job(cp, "entities_detection", job["JobId"], timeout=120,
+                                        terminal=("COMPLETED", "FAILED"))
     assert job_props["JobStatus"] == "COMPLETED", job_props
     assert job_props["EntityRecognizerArn"] == arn
     key = job_props["OutputDataConfig"]["S3Uri"].split("/", 3)[3]

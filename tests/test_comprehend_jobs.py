@@ -7,42 +7,16 @@ import csv
 import io
 import json
 import tarfile
-import time
-import uuid
 
 import pytest
-from botocore.config import Config
 
-ROLE = "arn:aws:iam::123456789012:role/comprehend-access"
+from tests.helpers import COMPREHEND_ROLE as ROLE
+from tests.helpers import wait_for_comprehend_job
 
 
 @pytest.fixture(scope="module")
 def cp(gateway):
-    import boto3
-
-    return boto3.client("comprehend", endpoint_url=gateway.url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 1}, read_timeout=600))
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"jobs-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def wait(cp, noun: str, job_id: str, timeout: float = 300) -> dict:
-    describe = getattr(cp, f"describe_{noun}_job")
-    key = "".join(part.capitalize() for part in noun.split("_"))
-    key = {"PiiEntitiesDetection": "PiiEntitiesDetection"}.get(key, key) + "JobProperties"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        props = describe(JobId=job_id)[key]
-        if props["JobStatus"] in ("COMPLETED", "FAILED", "STOPPED"):
-            return props
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {props}")
+    return gateway.client("comprehend", read_timeout=600)
 
 
 def read_archive(s3, uri: str) -> dict[str, str]:
@@ -74,7 +48,7 @@ def test_sentiment_job(cp, s3, bucket):
     s3.put_object(Bucket=bucket, Key="reviews/huge.txt", Body=("word " * 1200).encode())
     started = cp.start_sentiment_detection_job(**start_args(bucket, "reviews/"), LanguageCode="en", JobName="sent")
     assert started["JobArn"].endswith(f":sentiment-detection-job/{started['JobId']}")
-    props = wait(cp, "sentiment_detection", started["JobId"])
+    props = wait_for_comprehend_job(cp, "sentiment_detection", started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert props["LanguageCode"] == "en" and props["JobName"] == "sent"
     assert props["OutputDataConfig"]["S3Uri"].endswith(f"-SENTIMENT-{started['JobId']}/output/output.tar.gz")
@@ -101,7 +75,7 @@ def test_entities_job_one_doc_per_line(cp, s3, bucket):
             "Zoë moved to Zürich in 2019.\n")
     s3.put_object(Bucket=bucket, Key="ents/lines.txt", Body=body.encode())
     started = cp.start_entities_detection_job(**start_args(bucket, "ents/", "ONE_DOC_PER_LINE"), LanguageCode="en")
-    props = wait(cp, "entities_detection", started["JobId"])
+    props = wait_for_comprehend_job(cp, "entities_detection", started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert "-NER-" in props["OutputDataConfig"]["S3Uri"]
     lines = json_lines(read_archive(s3, props["OutputDataConfig"]["S3Uri"])["output"])
@@ -118,12 +92,12 @@ def test_key_phrases_and_targeted_sentiment_jobs(cp, s3, bucket):
     s3.put_object(Bucket=bucket, Key="kp/a.txt", Body=b"The battery life of the new laptop is impressive.")
     started = cp.start_key_phrases_detection_job(**start_args(bucket, "kp/"), LanguageCode="en")
     targeted = cp.start_targeted_sentiment_detection_job(**start_args(bucket, "kp/"), LanguageCode="en")
-    props = wait(cp, "key_phrases_detection", started["JobId"])
+    props = wait_for_comprehend_job(cp, "key_phrases_detection", started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert "-KP-" in props["OutputDataConfig"]["S3Uri"]
     phrases = json_lines(read_archive(s3, props["OutputDataConfig"]["S3Uri"])["output"])[0]["KeyPhrases"]
     assert any("battery life" in phrase["Text"] for phrase in phrases)
-    props = wait(cp, "targeted_sentiment_detection", targeted["JobId"])
+    props = wait_for_comprehend_job(cp, "targeted_sentiment_detection", targeted["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     entities = json_lines(read_archive(s3, props["OutputDataConfig"]["S3Uri"])["output"])[0]["Entities"]
     assert any(m["Text"] == "battery life" for entity in entities for m in entity["Mentions"])
@@ -139,7 +113,7 @@ def test_pii_job_offsets_and_redaction(cp, s3, bucket):
     redaction = cp.start_pii_entities_detection_job(
         **start_args(bucket, "pii/"), Mode="ONLY_REDACTION", LanguageCode="en",
         RedactionConfig={"PiiEntityTypes": ["EMAIL", "SSN"], "MaskMode": "REPLACE_WITH_PII_ENTITY_TYPE"})
-    props = wait(cp, "pii_entities_detection", offsets["JobId"])
+    props = wait_for_comprehend_job(cp, "pii_entities_detection", offsets["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert props["Mode"] == "ONLY_OFFSETS"
     folder = props["OutputDataConfig"]["S3Uri"]
@@ -149,7 +123,7 @@ def test_pii_job_offsets_and_redaction(cp, s3, bucket):
     found = {(PII_DOC[e["BeginOffset"]:e["EndOffset"]], e["Type"]) for e in line["Entities"]}
     assert {("jane.doe@example.com", "EMAIL"), ("206-555-0143", "PHONE"), ("536-22-8457", "SSN")} <= found
 
-    props = wait(cp, "pii_entities_detection", redaction["JobId"])
+    props = wait_for_comprehend_job(cp, "pii_entities_detection", redaction["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert props["RedactionConfig"]["MaskMode"] == "REPLACE_WITH_PII_ENTITY_TYPE"
     bucket_name, key = props["OutputDataConfig"]["S3Uri"][len("s3://"):].split("/", 1)
@@ -175,7 +149,7 @@ TOPIC_DOCS = [
 def test_topics_job(cp, s3, bucket):
     s3.put_object(Bucket=bucket, Key="topics/corpus.txt", Body="\n".join(TOPIC_DOCS).encode())
     started = cp.start_topics_detection_job(**start_args(bucket, "topics/", "ONE_DOC_PER_LINE"), NumberOfTopics=2)
-    props = wait(cp, "topics_detection", started["JobId"])
+    props = wait_for_comprehend_job(cp, "topics_detection", started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert props["NumberOfTopics"] == 2
     files = read_archive(s3, props["OutputDataConfig"]["S3Uri"])

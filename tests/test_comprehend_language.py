@@ -11,28 +11,8 @@ import uuid
 import pytest
 import requests
 
-ROLE = "arn:aws:iam::123456789012:role/comprehend-access"
-
-SENTENCES = {
-    "en": "The committee will publish its annual report on renewable energy next Tuesday morning.",
-    "fr": "Le gouvernement a annoncé hier une nouvelle réforme des retraites très contestée.",
-    "de": "Die Bundesregierung hat gestern neue Maßnahmen gegen die steigenden Mieten beschlossen.",
-    "es": "El ayuntamiento abrirá una nueva biblioteca pública en el centro de la ciudad.",
-    "it": "Il comune ha deciso di chiudere il centro storico al traffico durante il fine settimana.",
-    "pt": "O governo anunciou ontem um novo programa de apoio às pequenas empresas do país.",
-    "nl": "De gemeente wil volgend jaar meer fietspaden aanleggen in het centrum van de stad.",
-    "ja": "東京の天気は明日から週末にかけて雨が続く見込みです。",
-}
-
-
-def wait_for_job(comprehend, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        props = comprehend.describe_dominant_language_detection_job(JobId=job_id)["DominantLanguageDetectionJobProperties"]
-        if props["JobStatus"] in ("COMPLETED", "FAILED", "STOPPED"):
-            return props
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {props}")
+from tests.helpers import COMPREHEND_ROLE as ROLE
+from tests.helpers import SENTENCES, wait_for_language_job
 
 
 def read_output(s3, uri: str) -> list[dict]:
@@ -42,13 +22,6 @@ def read_output(s3, uri: str) -> list[dict]:
         assert archive.getnames() == ["output"]
         text = archive.extractfile("output").read().decode()
     return [json.loads(line) for line in text.splitlines() if line]
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"bucket-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.mark.parametrize("code", sorted(SENTENCES))
@@ -97,7 +70,7 @@ def test_language_job_one_doc_per_file(comprehend, s3, bucket):
     assert started["JobStatus"] in ("SUBMITTED", "IN_PROGRESS")
     assert started["JobArn"].endswith(f":dominant-language-detection-job/{started['JobId']}")
 
-    props = wait_for_job(comprehend, started["JobId"])
+    props = wait_for_language_job(comprehend, started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     assert props["JobName"] == "languages-1"
     assert props["EndTime"] >= props["SubmitTime"]
@@ -119,7 +92,7 @@ def test_language_job_one_doc_per_line(comprehend, s3, bucket):
     started = comprehend.start_dominant_language_detection_job(
         InputDataConfig={"S3Uri": f"s3://{bucket}/in/lines.txt", "InputFormat": "ONE_DOC_PER_LINE"},
         OutputDataConfig={"S3Uri": f"s3://{bucket}/out/"}, DataAccessRoleArn=ROLE)
-    props = wait_for_job(comprehend, started["JobId"])
+    props = wait_for_language_job(comprehend, started["JobId"])
     assert props["JobStatus"] == "COMPLETED", props
     lines = read_output(s3, props["OutputDataConfig"]["S3Uri"])
     assert [(line["File"], line["Line"], line["Languages"][0]["LanguageCode"]) for line in lines] == [
@@ -130,14 +103,14 @@ def test_job_with_missing_input_fails_with_reason(comprehend, bucket):
     started = comprehend.start_dominant_language_detection_job(
         InputDataConfig={"S3Uri": f"s3://{bucket}/nothing-here/"}, OutputDataConfig={"S3Uri": f"s3://{bucket}/out"},
         DataAccessRoleArn=ROLE)
-    props = wait_for_job(comprehend, started["JobId"])
+    props = wait_for_language_job(comprehend, started["JobId"])
     assert props["JobStatus"] == "FAILED"
     assert "no documents" in props["Message"]
 
     started = comprehend.start_dominant_language_detection_job(
         InputDataConfig={"S3Uri": "s3://no-such-bucket-anywhere/in/"}, OutputDataConfig={"S3Uri": f"s3://{bucket}/out"},
         DataAccessRoleArn=ROLE)
-    props = wait_for_job(comprehend, started["JobId"])
+    props = wait_for_language_job(comprehend, started["JobId"])
     assert props["JobStatus"] == "FAILED"
     assert props["Message"].startswith("NO_READ_ACCESS_TO_INPUT")
 
@@ -161,7 +134,7 @@ def test_list_jobs_filters_and_pagination(comprehend, s3, bucket):
         InputDataConfig={"S3Uri": f"s3://{bucket}/in/"}, OutputDataConfig={"S3Uri": f"s3://{bucket}/out"},
         DataAccessRoleArn=ROLE, JobName=name)["JobId"] for _ in range(5)]
     for job_id in ids:
-        wait_for_job(comprehend, job_id)
+        wait_for_language_job(comprehend, job_id)
 
     seen, token, pages = [], None, 0
     while True:
@@ -203,10 +176,10 @@ def test_stop_job(comprehend, s3, bucket):
         stopped = comprehend.stop_dominant_language_detection_job(JobId=started["JobId"])
     except comprehend.exceptions.InvalidRequestException:
         # The job finished before the stop arrived; AWS refuses to stop an ended job.
-        assert wait_for_job(comprehend, started["JobId"])["JobStatus"] == "COMPLETED"
+        assert wait_for_language_job(comprehend, started["JobId"])["JobStatus"] == "COMPLETED"
         return
     assert stopped["JobStatus"] in ("STOP_REQUESTED", "STOPPED")
-    props = wait_for_job(comprehend, started["JobId"])
+    props = wait_for_language_job(comprehend, started["JobId"])
     # Runners check for a stop after every batch, the last one included.
     assert props["JobStatus"] == "STOPPED"
     assert props["Message"]

@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from tests.conftest import AIGATE, ROOT, GatewayProcess
-from tests.test_comprehend_language import ROLE, SENTENCES, wait_for_job
+from tests.helpers import COMPREHEND_ROLE as ROLE
+from tests.helpers import SENTENCES, poll, wait_for_language_job
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +50,11 @@ def test_killed_mid_job_resumes_where_it_stopped(tmp_path, request, database):
             InputDataConfig={"S3Uri": "s3://durable/in/"}, OutputDataConfig={"S3Uri": "s3://durable/out"},
             DataAccessRoleArn=ROLE, JobName="survives-kill")["JobId"]
 
-        deadline = time.monotonic() + 120
-        progress = 0.0
-        while time.monotonic() < deadline:
-            record = job_record(gateway, job_id)
-            progress = record["Progress"]
-            if record["Status"] == "IN_PROGRESS" and 0.1 <= progress:
-                break
-            time.sleep(0.05)
+        # No timeout error here: the assertion below judges the last record.
+        record = poll(lambda: job_record(gateway, job_id),
+                      lambda record: record["Status"] == "IN_PROGRESS" and 0.1 <= record["Progress"],
+                      timeout=120, interval=0.05, raise_on_timeout=False)
+        progress = record["Progress"]
         assert 0.1 <= progress < 0.9, f"job too fast to interrupt: {record}"
         gateway.kill()
 
@@ -64,17 +62,18 @@ def test_killed_mid_job_resumes_where_it_stopped(tmp_path, request, database):
         comprehend = gateway.client("comprehend")
         # Resumed from its checkpoints, not from the start: progress never falls back.
         seen = []
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+
+        def observe() -> dict:
             record = job_record(gateway, job_id)
             seen.append(record["Progress"])
-            if record["Status"] != "IN_PROGRESS":
-                break
-            time.sleep(0.05)
+            return record
+
+        record = poll(observe, lambda record: record["Status"] != "IN_PROGRESS", timeout=180, interval=0.05,
+                      what=f"job {job_id} to leave IN_PROGRESS after the restart")
         assert record["Status"] == "COMPLETED", record
         assert min(seen) >= progress - 1e-9, (progress, seen[:5])
 
-        props = wait_for_job(comprehend, job_id)
+        props = wait_for_language_job(comprehend, job_id)
         lines = output_lines(gateway, props["OutputDataConfig"]["S3Uri"])
         files = [line.split('"File":"')[1].split('"')[0] for line in lines]
         assert sorted(files) == [f"{index:05}.txt" for index in range(FILES)]  # every document exactly once
@@ -98,7 +97,7 @@ def test_queued_job_runs_after_restart(tmp_path):
 
     working = GatewayProcess(tmp_path / "data", port=idle.port).start()
     try:
-        props = wait_for_job(working.client("comprehend"), job_id, timeout=60)
+        props = wait_for_language_job(working.client("comprehend"), job_id, timeout=60)
         assert props["JobStatus"] == "COMPLETED", props
         assert len(output_lines(working, props["OutputDataConfig"]["S3Uri"])) == 3
     finally:
@@ -116,7 +115,7 @@ def test_separate_worker_process_runs_jobs(tmp_path):
         job_id = comprehend.start_dominant_language_detection_job(
             InputDataConfig={"S3Uri": "s3://split/in/"}, OutputDataConfig={"S3Uri": "s3://split/out"},
             DataAccessRoleArn=ROLE)["JobId"]
-        props = wait_for_job(comprehend, job_id, timeout=60)
+        props = wait_for_language_job(comprehend, job_id, timeout=60)
         assert props["JobStatus"] == "COMPLETED", props
         assert len(output_lines(gateway, props["OutputDataConfig"]["S3Uri"])) == 4
     finally:
@@ -138,13 +137,16 @@ def test_queue_concurrency_limit(tmp_path):
         ids = [comprehend.start_dominant_language_detection_job(
             InputDataConfig={"S3Uri": "s3://limited/in/"}, OutputDataConfig={"S3Uri": "s3://limited/out"},
             DataAccessRoleArn=ROLE)["JobId"] for _ in range(3)]
-        most_running, deadline = 0, time.monotonic() + 180
-        while time.monotonic() < deadline:
+        most_running = 0
+
+        def observe() -> list[str]:
+            nonlocal most_running
             states = [job_record(gateway, job_id)["Status"] for job_id in ids]
             most_running = max(most_running, states.count("IN_PROGRESS"))
-            if all(state == "COMPLETED" for state in states):
-                break
-            time.sleep(0.02)
+            return states
+
+        states = poll(observe, lambda states: all(state == "COMPLETED" for state in states), timeout=180,
+                      interval=0.02, what="the three jobs to complete")
         assert states == ["COMPLETED"] * 3
         assert most_running == 1
     finally:

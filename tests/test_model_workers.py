@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from botocore.config import Config
 
 from models.batching import MicroBatcher
 from models.workers import ModelWorkerError, ModelWorkerPool, install_pool
 from services.gateway.errors import ServiceError
 from tests.conftest import GatewayProcess
+from tests.helpers import poll
 
 _MARK: dict[str, str] = {}
 
@@ -52,17 +52,18 @@ def _die(_: object) -> None:
     os._exit(3)
 
 
+def process_state(pid: int) -> str:
+    """The process's state letter from /proc (R, S, Z, ...), or "gone"."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
 def wait_until_dead(pid: int, timeout: float = 10) -> None:
     """Until the kernel has ended the process (a zombie or gone): os.kill only sends the signal."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X"):
-                return
-        except FileNotFoundError:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} still running")
+    poll(lambda: process_state(pid), lambda state: state in ("Z", "X", "gone"), timeout, 0.01,
+         what=f"process {pid} to end (its state letter, below)")
 
 
 @pytest.fixture
@@ -152,12 +153,7 @@ def worker_gateway(tmp_path_factory):
 
 
 def comprehend_client(gateway: GatewayProcess, attempts: int = 1):
-    import boto3
-
-    return boto3.client("comprehend", endpoint_url=gateway.url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"total_max_attempts": attempts}, read_timeout=600,
-                                      max_pool_connections=16))
+    return gateway.client("comprehend", attempts=attempts, read_timeout=600, max_pool_connections=16)
 
 
 TEXTS = [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import requests
 
 from tests.conftest import AIGATE, ROOT
+from tests.helpers import poll
 
 
 def test_health_and_ready(gateway):
@@ -29,13 +29,12 @@ def test_json_logs_carry_request_id(gateway):
     response = requests.post(gateway.url + "/v1/comprehend/DetectDominantLanguage", json={"Text": "Log me, please."},
                              timeout=10)
     request_id = response.headers["x-amzn-RequestId"]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def mine_logged() -> list[dict]:
         records = [json.loads(line) for line in gateway.log().splitlines() if line.startswith("{")]
-        mine = [r for r in records if r.get("request_id") == request_id]
-        if mine:
-            break
-        time.sleep(0.1)
+        return [r for r in records if r.get("request_id") == request_id]
+
+    mine = poll(mine_logged, timeout=5, interval=0.1, what=f"a log line with request id {request_id}")
     assert mine and mine[0]["msg"] == "request"
     assert mine[0]["service"] == "comprehend" and mine[0]["operation"] == "DetectDominantLanguage"
     assert mine[0]["status"] == 200 and mine[0]["ms"] > 0

@@ -5,105 +5,15 @@ timeouts, Map concurrency and tolerated failures, history events, and a real Com
 from __future__ import annotations
 
 import json
-import threading
 import time
-import uuid
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
 
-ROLE = "arn:aws:iam::000000000000:role/StepFunctionsRole"
-COMPREHEND = "arn:aws:states:::aws-sdk:comprehend:detectDominantLanguage"
-
-
-@pytest.fixture(scope="module")
-def sfn(gateway):
-    return gateway.client("stepfunctions")
-
-
-class Recorder:
-    """A webhook endpoint (the stand-in for a Lambda function) that counts the calls to each path, keeps the
-    bodies, and answers with `status` (settable) and the body it got."""
-
-    def __init__(self):
-        self.calls: Counter = Counter()
-        self.bodies: list = []
-        self.status = 200
-        self.lock = threading.Lock()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
-                with recorder.lock:
-                    recorder.calls[self.path] += 1
-                    recorder.bodies.append(json.loads(body or b"null"))
-                reply = json.dumps({"path": self.path, "got": json.loads(body or b"null")}).encode()
-                self.send_response(recorder.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.calls.values())
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-def unique(prefix: str = "sm") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def create(sfn, definition: dict, kind: str = "STANDARD", name: str | None = None) -> str:
-    return sfn.create_state_machine(name=name or unique(), definition=json.dumps(definition), roleArn=ROLE,
-                                    type=kind)["stateMachineArn"]
-
-
-def wait_done(sfn, execution_arn: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"execution did not finish: {described}")
-
-
-def history(sfn, execution_arn: str) -> list[dict]:
-    events, token = [], None
-    while True:
-        page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
-                                         **({"nextToken": token} if token else {}))
-        events += page["events"]
-        token = page.get("nextToken")
-        if not token:
-            return events
-
-
-def execute(sfn, definition: dict, value=None, timeout: float = 60) -> tuple[dict, list[dict]]:
-    arn = create(sfn, definition)
-    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({} if value is None else value))
-    described = wait_done(sfn, execution["executionArn"], timeout)
-    return described, history(sfn, execution["executionArn"])
-
-
-def output_of(sfn, definition: dict, value=None):
-    described, events = execute(sfn, definition, value)
-    assert described["status"] == "SUCCEEDED", (described, events[-3:])
-    return json.loads(described["output"])
+from tests.helpers import DETECT_LANGUAGE as COMPREHEND
+from tests.helpers import SFN_ROLE as ROLE
+from tests.helpers import create_state_machine as create
+from tests.helpers import execute, history, output_of, unique, wait_for_execution
 
 
 def single(state: dict, language: str | None = None) -> dict:
@@ -195,7 +105,7 @@ def test_validate_ok_and_bad_requests(sfn):
     assert validated["result"] == "OK" and validated["diagnostics"] == [] and validated["truncated"] is False
     for kwargs, code in [
         ({"name": "bad name", "definition": good, "roleArn": ROLE}, "InvalidName"),
-        ({"name": unique(), "definition": good, "roleArn": "not-an-arn"}, "InvalidArn"),
+        ({"name": unique("sm"), "definition": good, "roleArn": "not-an-arn"}, "InvalidArn"),
     ]:
         with pytest.raises(ClientError) as caught:
             sfn.create_state_machine(**kwargs)
@@ -570,7 +480,7 @@ def test_history_pagination_and_reverse(sfn):
     states["S20"] = {"Type": "Succeed"}
     arn = create(sfn, {"StartAt": "S0", "States": states})
     execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-    wait_done(sfn, execution)
+    wait_for_execution(sfn, execution)
     events = history(sfn, execution)
     assert len(events) == 1 + 2 * 21 + 1
     page = sfn.get_execution_history(executionArn=execution, maxResults=5, reverseOrder=True)

@@ -11,12 +11,8 @@ import pytest
 import requests
 
 from orchestrator.blueprints import NAMES, definition
-from tests.test_orchestrator import ROLE, history, unique, wait_done
-
-
-@pytest.fixture(scope="module")
-def sfn(gateway):
-    return gateway.client("stepfunctions")
+from tests.helpers import SFN_ROLE as ROLE
+from tests.helpers import history, make_bucket, unique, wait_for_execution
 
 
 def implemented(gateway, service: str, operation: str) -> bool:
@@ -34,7 +30,7 @@ def failures(described: dict, events: list[dict]) -> str:
 def run(sfn, text: str, value: dict, timeout: float = 300) -> tuple[dict, list[dict]]:
     arn = sfn.create_state_machine(name=unique("bp"), definition=text, roleArn=ROLE)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(value))["executionArn"]
-    return wait_done(sfn, execution, timeout), history(sfn, execution)
+    return wait_for_execution(sfn, execution, timeout), history(sfn, execution)
 
 
 def test_blueprints_are_valid(sfn):
@@ -44,8 +40,7 @@ def test_blueprints_are_valid(sfn):
 
 
 def test_document_processing_blueprint(sfn, s3):
-    bucket = unique("bp-docs")
-    s3.create_bucket(Bucket=bucket)
+    bucket = make_bucket(s3, unique("bp-docs"))
     documents = {
         "docs/press.txt": "Angela Merkel met Emmanuel Macron in Paris on Monday to discuss the European budget.",
         "docs/memo.txt": "Microsoft will open a new office in Berlin next year, said Satya Nadella.",
@@ -104,8 +99,7 @@ SPEECH_TO_SENTIMENT = {
 
 @pytest.mark.slow
 def test_speech_to_sentiment_chain(sfn, s3):
-    bucket = unique("bp-chain")
-    s3.create_bucket(Bucket=bucket)
+    bucket = make_bucket(s3, unique("bp-chain"))
     described, events = run(sfn, json.dumps(SPEECH_TO_SENTIMENT), {
         "bucket": bucket, "job": unique("chain"),
         "text": "I absolutely love this wonderful product. It works perfectly and the support team was fantastic."})
@@ -122,8 +116,7 @@ def test_speech_to_sentiment_chain(sfn, s3):
 def test_media_localization_blueprint(sfn, s3, gateway):
     """Runs as far as the gateway's services go: with Translate served it speaks the translation; without it,
     the execution stops at Translate with the gateway's NotImplementedException, after a real transcription."""
-    bucket = unique("bp-media")
-    s3.create_bucket(Bucket=bucket)
+    bucket = make_bucket(s3, unique("bp-media"))
     speak = {"QueryLanguage": "JSONata", "StartAt": "Speak", "States": {"Speak": {
         "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:polly:startSpeechSynthesisTask.sync",
         "Arguments": {"Text": "Good morning. The meeting starts at nine in the large room.", "OutputFormat": "mp3",
@@ -150,8 +143,7 @@ def test_media_localization_blueprint(sfn, s3, gateway):
 
 @pytest.mark.slow
 def test_call_analytics_blueprint(sfn, s3):
-    bucket = unique("bp-call")
-    s3.create_bucket(Bucket=bucket)
+    bucket = make_bucket(s3, unique("bp-call"))
     speak = {"QueryLanguage": "JSONata", "StartAt": "Speak", "States": {"Speak": {
         "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:polly:startSpeechSynthesisTask.sync",
         "Arguments": {"Text": "My name is John Smith and I am calling about my order. I am very angry, the delivery "

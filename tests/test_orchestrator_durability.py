@@ -12,18 +12,11 @@ from collections import Counter
 import pytest
 
 from tests.conftest import GatewayProcess
-from tests.test_orchestrator import ROLE, Recorder, history, wait_done
+from tests.helpers import HTTP_INVOKE as HTTP
+from tests.helpers import SFN_ROLE as ROLE
+from tests.helpers import history, poll, wait_for_execution
 
 pytestmark = pytest.mark.slow
-
-HTTP = "arn:aws:states:::http:invoke"
-
-
-@pytest.fixture
-def recorder():
-    server = Recorder()
-    yield server
-    server.close()
 
 
 def call(url: str, path: str, body_path: str = "$") -> dict:
@@ -36,15 +29,6 @@ def check_history(events: list[dict]) -> None:
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert [e["type"] for e in events].count("ExecutionStarted") == 1
     assert events[-1]["type"] == "ExecutionSucceeded"
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -70,8 +54,9 @@ def test_killed_during_wait_and_map_resumes(tmp_path, recorder, request, databas
         map_arn = sfn.start_execution(stateMachineArn=mapping, input=json.dumps({"items": items}))["executionArn"]
 
         # Kill once the Wait has begun and the Map is half-way, both iterations of the window inside their Wait.
-        wait_for(lambda: "WaitStateEntered" in [e["type"] for e in history(sfn, wait_arn)], 30, "the Wait")
-        wait_for(lambda: recorder.calls["/item"] >= 4, 60, "four map iterations")
+        poll(lambda: "WaitStateEntered" in [e["type"] for e in history(sfn, wait_arn)], timeout=30, interval=0.05,
+             what="the Wait")
+        poll(lambda: recorder.calls["/item"] >= 4, timeout=60, interval=0.05, what="four map iterations")
         time.sleep(0.7)
         before_kill = Counter(recorder.calls)
         gateway.kill()
@@ -81,11 +66,11 @@ def test_killed_during_wait_and_map_resumes(tmp_path, recorder, request, databas
         gateway.start()
         restarted = dt.datetime.now(dt.timezone.utc)
         sfn = gateway.client("stepfunctions")
-        described = wait_done(sfn, wait_arn, timeout=60)
+        described = wait_for_execution(sfn, wait_arn, timeout=60)
         assert described["status"] == "SUCCEEDED", described
         out = json.loads(described["output"])
         assert out["before"]["body"]["path"] == "/before" and out["after"]["body"]["got"]["n"] == 1
-        described = wait_done(sfn, map_arn, timeout=90)
+        described = wait_for_execution(sfn, map_arn, timeout=90)
         assert described["status"] == "SUCCEEDED", described
         assert [entry["hook"]["body"]["got"]["i"] for entry in json.loads(described["output"])] == list(range(8))
 
@@ -126,7 +111,8 @@ def test_stop_reaches_a_restarted_execution(tmp_path):
         machine = sfn.create_state_machine(name="long-nap", roleArn=ROLE, definition=json.dumps({
             "StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3600, "End": True}}}))["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
-        wait_for(lambda: "WaitStateEntered" in [e["type"] for e in history(sfn, arn)], 30, "the Wait")
+        poll(lambda: "WaitStateEntered" in [e["type"] for e in history(sfn, arn)], timeout=30, interval=0.05,
+             what="the Wait")
         gateway.kill()
         gateway.start()
         sfn = gateway.client("stepfunctions")

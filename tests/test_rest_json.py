@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
-import boto3
 import pytest
 import requests
 import uvicorn
-from botocore.config import Config
 
 from services.gateway.app import create_app
 from services.gateway.config import Settings
 from services.gateway.registry import ServiceProvider
 from services.gateway.runtime import Runtime
+from tests.helpers import gateway_client, poll
 from tests.s3server import free_port
 
 received: dict[str, dict] = {}
@@ -77,13 +75,14 @@ def server(tmp_path_factory):
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         try:
-            if requests.get(url + "/ready", timeout=1).status_code == 200:
-                break
+            return requests.get(url + "/ready", timeout=1).status_code == 200
         except requests.ConnectionError:
-            time.sleep(0.1)
+            return False
+
+    poll(ready, timeout=30, interval=0.1, raise_on_timeout=False)  # as before: the tests fail on a server not up
     in_process["runtime"] = runtime
     yield url
     uv.should_exit = True
@@ -91,8 +90,7 @@ def server(tmp_path_factory):
 
 
 def client(url, service):
-    return boto3.client(service, endpoint_url=url, region_name="eu-west-1", aws_access_key_id="k",
-                        aws_secret_access_key="s", config=Config(retries={"max_attempts": 1}))
+    return gateway_client(url, service, region="eu-west-1", access_key="k", secret_key="s")
 
 
 def test_streaming_payload_and_headers(server):

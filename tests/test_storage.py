@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import os
 import threading
-import uuid
 
 import pytest
 
@@ -18,6 +17,7 @@ from services.gateway.storage import (
     BlobTooLarge,
     InvalidBlobUri,
 )
+from tests.helpers import make_bucket, unique
 from tests.s3server import MotoS3Server, free_port
 
 ACCOUNT_A = "111111111111"
@@ -44,9 +44,7 @@ def s3_store(moto_server, tmp_path):
 
 @pytest.fixture
 def bucket(moto_server):
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    moto_server.client().create_bucket(Bucket=name)
-    return name
+    return make_bucket(moto_server.client(), unique("test", 12))
 
 
 @pytest.fixture

@@ -7,54 +7,18 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import time
 import urllib.parse
 import uuid
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
-RATE = 16000
+from tests.helpers import RATE, espeak, librivox, make_bucket, normalise, read_wav, unique, wait_for_status, wer
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def librivox() -> list[tuple[Path, str]]:
-    """(wav path, reference text) of the five LibriVox clips."""
-    refs = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s>\s*\((.*)\)", line.strip())
-        if match:
-            refs[match.group(2)] = match.group(1).strip()
-    return [(LIBRIVOX / f"{name}.wav", text) for name, text in sorted(refs.items())]
-
-
-NUMBERS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven",
-           "8": "eight", "9": "nine"}
-
-
-def normalise(text: str) -> list[str]:
-    """Lower case, no punctuation, hyphens as spaces, Mr. -> mister, digits spelt out one by one."""
-    text = text.lower().replace("mr.", "mister").replace("-", " ")
-    text = re.sub(r"\d", lambda m: f" {NUMBERS[m.group(0)]} ", text)
-    return re.sub(r"[^a-z' ]+", " ", text).split()
-
-
-def wer(reference: str, hypothesis: str) -> tuple[int, int]:
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, other in enumerate(hyp, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
-        previous = current
-    return previous[-1], len(ref)
 
 
 def to_wav(samples: np.ndarray, channels: int = 1) -> bytes:
@@ -65,20 +29,6 @@ def to_wav(samples: np.ndarray, channels: int = 1) -> bytes:
         out.setframerate(RATE)
         out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return buffer.getvalue()
-
-
-def read_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as handle:
-        assert handle.getframerate() == RATE and handle.getnchannels() == 1
-        return np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2").astype(np.float32) / 32768
-
-
-def espeak(text: str, voice: str = "en-us+f3", pitch: int = 75) -> np.ndarray:
-    from models.audio import decode
-
-    data = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", "150", "--stdout", text],
-                          capture_output=True, check=True).stdout
-    return decode(data).mono()
 
 
 def piper(text: str) -> np.ndarray:
@@ -96,17 +46,10 @@ def piper(text: str) -> np.ndarray:
 
 
 def wait_job(transcribe, name: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]
-        if job["TranscriptionJobStatus"] in ("COMPLETED", "FAILED"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {name} did not finish: {job}")
-
-
-def unique(prefix: str = "job") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+    """The TranscriptionJob once it is completed or failed."""
+    return wait_for_status(lambda: transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"],
+                           "TranscriptionJobStatus", ("COMPLETED", "FAILED"), timeout, 0.3,
+                           what=f"transcription job {name} to end")
 
 
 def fetch_json(uri: str, s3=None) -> dict:
@@ -122,18 +65,6 @@ def fetch_json(uri: str, s3=None) -> dict:
 
 def words_of(document: dict) -> str:
     return document["results"]["transcripts"][0]["transcript"]
-
-
-@pytest.fixture(scope="module")
-def transcribe(gateway):
-    return gateway.client("transcribe")
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"tr-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def put_media(s3, bucket: str, key: str, data: bytes) -> str:
@@ -212,7 +143,7 @@ def test_default_location_from_blob_store_with_subtitles(gateway, transcribe, s3
     # and TranscriptFileUri is a URL a plain HTTP client fetches.
     path, reference = librivox()[3]
     key = f"media/{uuid.uuid4().hex}.wav"
-    s3.create_bucket(Bucket="trmedia")  # the shared gateway stores s3:// in the moto endpoint
+    make_bucket(s3, "trmedia")  # the shared gateway stores s3:// in the moto endpoint
     assert requests.put(f"{gateway.url}/v1/blobs/trmedia/{key}", data=path.read_bytes()).status_code == 200
     name, job = run_job(transcribe, f"s3://trmedia/{key}", Subtitles={"Formats": ["srt", "vtt"],
                                                                         "OutputStartIndex": 1})
@@ -611,12 +542,10 @@ def test_call_analytics_job_on_a_stereo_call(transcribe, s3, bucket):
         ChannelDefinitions=[{"ChannelId": 0, "ParticipantRole": "AGENT"},
                             {"ChannelId": 1, "ParticipantRole": "CUSTOMER"}])["CallAnalyticsJob"]
     assert started["CallAnalyticsJobStatus"] in ("QUEUED", "IN_PROGRESS")
-    deadline = time.monotonic() + 600  # the first sentiment use on a machine trains Comprehend's model
-    while time.monotonic() < deadline:
-        job = transcribe.get_call_analytics_job(CallAnalyticsJobName=name)["CallAnalyticsJob"]
-        if job["CallAnalyticsJobStatus"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.5)
+    # 600 s: the first sentiment use on a machine trains Comprehend's model
+    job = wait_for_status(lambda: transcribe.get_call_analytics_job(CallAnalyticsJobName=name)["CallAnalyticsJob"],
+                          "CallAnalyticsJobStatus", ("COMPLETED", "FAILED"), timeout=600, interval=0.5,
+                          what=f"call analytics job {name} to end")
     assert job["CallAnalyticsJobStatus"] == "COMPLETED", job.get("FailureReason")
     for category in categories:
         transcribe.delete_call_analytics_category(CategoryName=f"{category}-{suffix}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ import pytest
 from models.audio import AudioDecodeError, decode, matches_format
 from models.weights import package_roots
 from services.gateway.config import Settings
+from tests.helpers import LIBRIVOX
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 CLIP = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # "he was not an ill disposed young man"
 
 

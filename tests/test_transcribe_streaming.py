@@ -12,7 +12,7 @@ from botocore.eventstream import EventStreamBuffer
 from websockets.sync.client import connect
 
 from services.transcribe.streaming import encode_event
-from tests.test_transcribe import espeak, librivox, read_wav, wer
+from tests.helpers import espeak, librivox, read_wav, wer
 
 CHUNK = 1600  # 100 ms of 16 kHz audio
 

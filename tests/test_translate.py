@@ -6,30 +6,14 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import urllib.request
 import uuid
 from html.parser import HTMLParser
 
 import pytest
 
-ROLE = "arn:aws:iam::123456789012:role/translate-access"
-
-
-@pytest.fixture(scope="module")
-def translate(gateway):
-    return gateway.client("translate")
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"tr-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def error_code(excinfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
+from tests.helpers import TRANSLATE_ROLE as ROLE
+from tests.helpers import error_code, poll, wait_for_status
 
 
 # ------------------------------------------------------------------------------------------ TranslateText
@@ -97,9 +81,9 @@ def test_text_size_limits(translate):
     # 6,000 characters but 12,000 UTF-8 bytes: over Translate's 10,000-byte limit.
     with pytest.raises(translate.exceptions.TextSizeLimitExceededException):
         translate.translate_text(Text="é" * 6000, SourceLanguageCode="es", TargetLanguageCode="en")
-    with pytest.raises(translate.exceptions.ClientError) as excinfo:  # over the model's 10,000 characters
-        translate.translate_text(Text="a" * 10_001, SourceLanguageCode="en", TargetLanguageCode="es")
-    assert error_code(excinfo) == "ValidationException"
+    # over the model's 10,000 characters
+    assert error_code(lambda: translate.translate_text(Text="a" * 10_001, SourceLanguageCode="en",
+                                                       TargetLanguageCode="es")) == "ValidationException"
 
 
 def test_missing_and_bad_members(translate, gateway):
@@ -110,10 +94,8 @@ def test_missing_and_bad_members(translate, gateway):
                                       "Content-Type": "application/x-amz-json-1.1"})
     assert response.status_code == 400
     assert response.json()["__type"].endswith("ValidationException")
-    with pytest.raises(translate.exceptions.ClientError) as excinfo:
-        translate.translate_text(Text="Hello", SourceLanguageCode="en", TargetLanguageCode="es",
-                                 Settings={"Profanity": "HIDE"})
-    assert error_code(excinfo) == "ValidationException"
+    assert error_code(lambda: translate.translate_text(Text="Hello", SourceLanguageCode="en", TargetLanguageCode="es",
+                                                       Settings={"Profanity": "HIDE"})) == "ValidationException"
     with pytest.raises(translate.exceptions.ResourceNotFoundException):
         translate.translate_text(Text="Hello", SourceLanguageCode="en", TargetLanguageCode="es",
                                  TerminologyNames=["does-not-exist"])
@@ -398,23 +380,24 @@ def test_translate_document_errors(translate):
     with pytest.raises(translate.exceptions.InvalidRequestException):
         translate.translate_document(Document={"Content": b"\xff\xfe\xfa", "ContentType": "text/plain"},
                                      SourceLanguageCode="en", TargetLanguageCode="es")
-    with pytest.raises(translate.exceptions.ClientError) as excinfo:  # over the 100 KiB document limit
-        translate.translate_document(Document={"Content": b"a " * 60_000, "ContentType": "text/plain"},
-                                     SourceLanguageCode="en", TargetLanguageCode="es")
-    assert error_code(excinfo) == "ValidationException"
+    # over the 100 KiB document limit
+    assert error_code(lambda: translate.translate_document(
+        Document={"Content": b"a " * 60_000, "ContentType": "text/plain"}, SourceLanguageCode="en",
+        TargetLanguageCode="es")) == "ValidationException"
 
 
 # ------------------------------------------------------------------------------------------ batch jobs
 
 
+def job_properties(translate, job_id: str) -> dict:
+    return translate.describe_text_translation_job(JobId=job_id)["TextTranslationJobProperties"]
+
+
 def wait_for_job(translate, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        props = translate.describe_text_translation_job(JobId=job_id)["TextTranslationJobProperties"]
-        if props["JobStatus"] in ("COMPLETED", "COMPLETED_WITH_ERROR", "FAILED", "STOPPED"):
-            return props
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {props}")
+    """The TextTranslationJobProperties once the job has ended."""
+    return wait_for_status(lambda: job_properties(translate, job_id), "JobStatus",
+                           ("COMPLETED", "COMPLETED_WITH_ERROR", "FAILED", "STOPPED"), timeout, 0.3,
+                           what=f"translation job {job_id} to end")
 
 
 def test_batch_job_several_targets(translate, s3, bucket):
@@ -541,10 +524,8 @@ def test_stop_job(translate, s3, bucket):
         OutputDataConfig={"S3Uri": f"s3://{bucket}/stop-out/"}, DataAccessRoleArn=ROLE, SourceLanguageCode="en",
         TargetLanguageCodes=["es", "ca"], ClientToken=uuid.uuid4().hex)
     # Stop it while it runs (a stop before the worker picks the job up is the job framework's business).
-    deadline = time.monotonic() + 60
-    while translate.describe_text_translation_job(JobId=job["JobId"])["TextTranslationJobProperties"][
-            "JobStatus"] == "SUBMITTED" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(lambda: job_properties(translate, job["JobId"]), lambda props: props["JobStatus"] != "SUBMITTED",
+         timeout=60, interval=0.05, raise_on_timeout=False)  # as before, a job still SUBMITTED is stopped too
     stopped = translate.stop_text_translation_job(JobId=job["JobId"])
     assert stopped["JobStatus"] in ("STOP_REQUESTED", "STOPPED")
     props = wait_for_job(translate, job["JobId"])

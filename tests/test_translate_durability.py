@@ -3,14 +3,14 @@ exactly once into every target language, none lost (local blob store, SQLite).""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 import requests
 
 from tests.conftest import GatewayProcess
-from tests.test_translate import ROLE
+from tests.helpers import TRANSLATE_ROLE as ROLE
+from tests.helpers import poll
 
 pytestmark = pytest.mark.slow
 
@@ -32,24 +32,18 @@ def test_killed_translation_job_resumes(tmp_path):
             JobName="survives-kill", InputDataConfig={"S3Uri": "s3://durable/in/", "ContentType": "text/plain"},
             OutputDataConfig={"S3Uri": "s3://durable/out/"}, DataAccessRoleArn=ROLE, SourceLanguageCode="en",
             TargetLanguageCodes=["es", "ca"], ClientToken=uuid.uuid4().hex)["JobId"]
-        deadline = time.monotonic() + 180
-        record: dict = {}
-        while time.monotonic() < deadline:
-            record = requests.get(f"{gateway.url}/v1/jobs/{job_id}", timeout=10).json()
-            if record["Status"] == "IN_PROGRESS" and record["Progress"] >= 0.1:
-                break
-            time.sleep(0.05)
+        # No timeout error here: the assertion below judges the last record.
+        record = poll(lambda: requests.get(f"{gateway.url}/v1/jobs/{job_id}", timeout=10).json(),
+                      lambda record: record["Status"] == "IN_PROGRESS" and record["Progress"] >= 0.1,
+                      timeout=180, interval=0.05, raise_on_timeout=False)
         assert 0.1 <= record["Progress"] < 0.9, f"job too fast to interrupt: {record}"
         gateway.kill()
 
         gateway.start()
         translate = gateway.client("translate")
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            props = translate.describe_text_translation_job(JobId=job_id)["TextTranslationJobProperties"]
-            if props["JobStatus"] not in ("SUBMITTED", "IN_PROGRESS"):
-                break
-            time.sleep(0.3)
+        props = poll(lambda: translate.describe_text_translation_job(JobId=job_id)["TextTranslationJobProperties"],
+                     lambda props: props["JobStatus"] not in ("SUBMITTED", "IN_PROGRESS"), timeout=300, interval=0.3,
+                     what=f"translation job {job_id} to end after the restart")
         assert props["JobStatus"] == "COMPLETED", props
         assert props["JobDetails"] == {"TranslatedDocumentsCount": FILES, "DocumentsWithErrorsCount": 0,
                                        "InputDocumentsCount": FILES}

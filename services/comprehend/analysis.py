@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from models.batching import MicroBatcher
-from services.gateway.errors import ServiceError
+from services.comprehend.errors import TextSizeLimitExceeded, UnsupportedLanguage
 from services.gateway.runtime import runtime
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -54,13 +54,12 @@ def check_size(operation: str, text: str) -> None:
     limit = TEXT_LIMITS[operation]
     size = text_size(text)
     if size > limit:
-        raise ServiceError("TextSizeLimitExceededException", size_error_message(size, limit))
+        raise TextSizeLimitExceeded(size_error_message(size, limit))
 
 
-def unsupported_language(language: str, operation: str) -> ServiceError:
-    return ServiceError("UnsupportedLanguageException",
-                        f"{operation} does not support the language code {language!r} on this gateway "
-                        f"(no open model for it is installed).")
+def unsupported_language(language: str, operation: str) -> UnsupportedLanguage:
+    return UnsupportedLanguage(f"{operation} does not support the language code {language!r} on this gateway "
+                               f"(no open model for it is installed).")
 
 
 def check_spacy_language(language: str, operation: str) -> None:

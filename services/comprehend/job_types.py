@@ -1,5 +1,5 @@
 """The analysis job types run by the document-job framework (services.comprehend.jobs): what each analyses, where
-it writes, and how it checks its Start* request."""
+it writes, and how it checks its Start* request. (DocumentClassification is in classifiers.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import io
 import orjson
 
 from services.comprehend import analysis
-from services.comprehend.jobs import JobType, register
-from services.gateway.errors import ServiceError
+from services.comprehend.custom import RECOGNIZER, check_trained
+from services.comprehend.errors import InvalidRequest, UnsupportedLanguage
+from services.comprehend.jobs import JobType
+from services.comprehend.language import detect_languages_many
+from services.comprehend.recognizers import recognize_many
+from services.gateway.context import Principal
 
 # Per-document limits of the asynchronous jobs, UTF-8 bytes.
 SENTIMENT_DOCUMENT_BYTES = 5_000
@@ -22,52 +26,56 @@ def _language_check(operation: str) -> callable:
         language = request.get("LanguageCode", "en")
         try:
             analysis.check_language(operation, language)
-        except ServiceError as error:
-            raise ServiceError("InvalidRequestException", error.message) from None
+        except UnsupportedLanguage as error:
+            raise InvalidRequest(error.message) from None
 
     return check
 
 
-def _entities(texts: list[str], request: dict) -> list[dict]:
+def _entities(texts: list[str], request: dict, principal: Principal) -> list[dict]:
     arn = request.get("EntityRecognizerArn")
     if arn:
-        from services.comprehend import custom
-
-        return [{"Entities": found} for found in custom.recognize_many(arn, request["_account"], texts)]
+        return [{"Entities": found} for found in recognize_many(arn, principal, texts)]
     language = request.get("LanguageCode", "en")
     return [{"Entities": found} for found in analysis.spacy_many("entities", texts, language)]
 
 
 def _check_entities(request: dict, ctx) -> None:
     if request.get("EntityRecognizerArn"):
-        from services.comprehend import custom
-
-        custom.check_trained(ctx, request["EntityRecognizerArn"], custom.RECOGNIZER)
+        check_trained(ctx, RECOGNIZER, request["EntityRecognizerArn"])
         return
     _language_check("DetectEntities")(request)
 
 
-SENTIMENT = register(JobType(
+DOMINANT_LANGUAGE = JobType(
+    kind="comprehend.dominant-language",
+    arn_resource="dominant-language-detection-job",
+    output_tag="LANGUAGE",
+    properties_key="DominantLanguageDetectionJobProperties",
+    analyze=lambda texts, request, principal: [{"Languages": found} for found in detect_languages_many(texts)],
+)
+
+SENTIMENT = JobType(
     kind="comprehend.sentiment",
     arn_resource="sentiment-detection-job",
     output_tag="SENTIMENT",
     properties_key="SentimentDetectionJobProperties",
-    analyze=lambda texts, request: analysis.sentiment_many(texts),
+    analyze=lambda texts, request, principal: analysis.sentiment_many(texts),
     max_document_bytes=SENTIMENT_DOCUMENT_BYTES,
     check_request=_language_check("DetectSentiment"),
-))
+)
 
-TARGETED_SENTIMENT = register(JobType(
+TARGETED_SENTIMENT = JobType(
     kind="comprehend.targeted-sentiment",
     arn_resource="targeted-sentiment-detection-job",
     output_tag="TARGETED_SENTIMENT",
     properties_key="TargetedSentimentDetectionJobProperties",
-    analyze=lambda texts, request: [{"Entities": found} for found in analysis.targeted_many(texts)],
+    analyze=lambda texts, request, principal: [{"Entities": found} for found in analysis.targeted_many(texts)],
     max_document_bytes=SENTIMENT_DOCUMENT_BYTES,
     check_request=_language_check("DetectTargetedSentiment"),
-))
+)
 
-ENTITIES = register(JobType(
+ENTITIES = JobType(
     kind="comprehend.entities",
     arn_resource="entities-detection-job",
     output_tag="NER",
@@ -75,24 +83,24 @@ ENTITIES = register(JobType(
     analyze=_entities,
     max_document_bytes=DOCUMENT_BYTES,
     check_request=_check_entities,
-))
+)
 
-KEY_PHRASES = register(JobType(
+KEY_PHRASES = JobType(
     kind="comprehend.key-phrases",
     arn_resource="key-phrases-detection-job",
     output_tag="KP",
     properties_key="KeyPhrasesDetectionJobProperties",
-    analyze=lambda texts, request: [{"KeyPhrases": found} for found in
+    analyze=lambda texts, request, principal: [{"KeyPhrases": found} for found in
                                     analysis.spacy_many("key_phrases", texts, request.get("LanguageCode", "en"))],
     max_document_bytes=DOCUMENT_BYTES,
     check_request=_language_check("DetectKeyPhrases"),
-))
+)
 
 
 # --- PII: labels (offsets) or redacted copies, one `<file>.out` per input file ---------------------------------
 
 
-def _pii_analyze(texts: list[str], request: dict) -> list[dict]:
+def _pii_analyze(texts: list[str], request: dict, principal: Principal) -> list[dict]:
     found = analysis.pii_many(texts)
     if request.get("Mode") == "ONLY_REDACTION":
         config = request.get("RedactionConfig") or {}
@@ -116,10 +124,10 @@ def _pii_file(request: dict, name: str, input_format: str, items: list[tuple[dic
 def _check_pii(request: dict, ctx=None) -> None:
     _language_check("DetectPiiEntities")(request)
     if request["Mode"] == "ONLY_REDACTION" and not request.get("RedactionConfig"):
-        raise ServiceError("InvalidRequestException", "RedactionConfig is required when Mode is ONLY_REDACTION.")
+        raise InvalidRequest("RedactionConfig is required when Mode is ONLY_REDACTION.")
 
 
-PII = register(JobType(
+PII = JobType(
     kind="comprehend.pii",
     arn_resource="pii-entities-detection-job",
     output_tag="PII",
@@ -128,7 +136,7 @@ PII = register(JobType(
     max_document_bytes=DOCUMENT_BYTES,
     per_file_output=_pii_file,
     check_request=_check_pii,
-))
+)
 
 
 # --- Topics: LDA over the whole corpus -------------------------------------------------------------------------
@@ -156,7 +164,7 @@ def topics_output(request: dict, documents: list[tuple[dict, str]]) -> dict[str,
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:
-        raise ServiceError("InvalidRequestException", "The documents hold no words to model topics from.") from None
+        raise InvalidRequest("The documents hold no words to model topics from.") from None
     lda = LatentDirichletAllocation(n_components=topics, learning_method="batch", max_iter=50, random_state=0)
     proportions = lda.fit_transform(counts)
     terms = vectorizer.get_feature_names_out()
@@ -180,12 +188,12 @@ def topics_output(request: dict, documents: list[tuple[dict, str]]) -> dict[str,
     return {"topic-terms.csv": topic_terms.getvalue().encode(), "doc-topics.csv": doc_topics.getvalue().encode()}
 
 
-TOPICS = register(JobType(
+TOPICS = JobType(
     kind="comprehend.topics",
     arn_resource="topics-detection-job",
     output_tag="TOPICS",
     properties_key="TopicsDetectionJobProperties",
-    analyze=lambda texts, request: [{} for _ in texts],
+    analyze=lambda texts, request, principal: [{} for _ in texts],
     max_document_bytes=DOCUMENT_BYTES,
     corpus_output=topics_output,
-))
+)

@@ -1,31 +1,13 @@
-"""Dominant-language detection on the langid engine, in Comprehend's terms and limits."""
+"""Dominant-language detection on the langid engine, in Comprehend's terms."""
 
 from __future__ import annotations
 
 from models.batching import MicroBatcher
-from services.gateway.errors import ServiceError
 from services.gateway.runtime import runtime
 
-# Comprehend's per-document limit for the real-time language operations, in UTF-8 bytes.
-MAX_TEXT_BYTES = 100_000
-MAX_BATCH_DOCUMENTS = 25
 # Comprehend lists the likely languages, not all 97: keep candidates above this score.
 MIN_SCORE = 0.01
 MAX_LANGUAGES = 5
-
-
-def text_size_error(size: int, limit: int = MAX_TEXT_BYTES) -> ServiceError:
-    return ServiceError(
-        "TextSizeLimitExceededException",
-        f"Input text size exceeds limit. Max length of request text allowed is {limit} bytes "
-        f"while in this request the text size is {size} bytes",
-    )
-
-
-def check_text_size(text: str, limit: int = MAX_TEXT_BYTES) -> None:
-    size = len(text.encode("utf-8"))
-    if size > limit:
-        raise text_size_error(size, limit)
 
 
 def _languages(ranked: list[tuple[str, float]]) -> list[dict]:

@@ -1,13 +1,26 @@
-"""Comprehend operations, keyed by AWS operation name."""
+"""Comprehend operations, keyed by AWS operation name: thin handlers over the modules beside this one.
+
+- real-time analysis (Detect*, Batch*, ContainsPiiEntities): analysis.py, language.py;
+- asynchronous analysis jobs: one kit JobApi declaration per job type (jobs.py, job_types.py, classifiers.py);
+- custom classifiers and entity recognizers, their training and endpoints: custom.py, classifiers.py,
+  recognizers.py, endpoints.py;
+- TagResource / UntagResource / ListTagsForResource: the kit's Tagging, over every job, model and endpoint.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.comprehend import analysis
+from starlette.concurrency import run_in_threadpool
+
+from services.comprehend import analysis, custom, endpoints
 from services.comprehend.analysis import MAX_BATCH_DOCUMENTS, TEXT_LIMITS, check_language, check_size, text_size
-from services.comprehend.jobs import DOMINANT_LANGUAGE, JobType, job_properties, start_job
+from services.comprehend.classifiers import CLASSIFICATION, classifier_properties, create_classifier
+from services.comprehend.custom import CLASSIFIER, ENDPOINT_KINDS, ENDPOINTS, MODEL_ORDER, MODELS, RECOGNIZER
+from services.comprehend.endpoints import ENDPOINT_ORDER, endpoint_properties
+from services.comprehend.errors import BatchSizeLimitExceeded, InvalidRequest, ResourceNotFound, TooManyTags
 from services.comprehend.job_types import (
+    DOMINANT_LANGUAGE,
     ENTITIES,
     KEY_PHRASES,
     PII,
@@ -15,13 +28,51 @@ from services.comprehend.job_types import (
     TARGETED_SENTIMENT,
     TOPICS,
 )
+from services.comprehend.jobs import JobType, job_api
 from services.comprehend.language import detect_languages_batched, detect_languages_many
-from services.gateway.context import RequestContext
-from services.gateway.errors import ServiceError
+from services.comprehend.recognizers import create_recognizer, recognizer_properties
+from services.gateway.context import Principal, RequestContext
+from services.gateway.kit.arns import owned, parse_arn
+from services.gateway.kit.jobs import JobApi
+from services.gateway.kit.paging import Paging
+from services.gateway.kit.tags import Tagging
 from services.gateway.registry import ServiceProvider
-from services.gateway.runtime import runtime
 
 provider = ServiceProvider("comprehend")
+
+PAGING = Paging("comprehend", invalid_token=lambda token: InvalidRequest("Invalid NextToken."), default_limit=100)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tags: TagResource, UntagResource, ListTagsForResource (and the Tags of Create*/Start* requests)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def resource_exists(principal: Principal, text: str) -> bool:
+    """Whether `text` is the ARN of one of the caller's jobs, custom models or endpoints."""
+    arn = parse_arn(text)
+    if not owned(arn, "comprehend", principal.account_id, principal.region):
+        return False
+    if arn.resource_type in JOB_APIS:
+        return JOB_APIS[arn.resource_type].find(principal, arn.resource_id) is not None
+    if arn.resource_type in MODELS:
+        return MODELS[arn.resource_type].exists(principal, text)
+    return arn.resource_type in ENDPOINT_KINDS.values() and ENDPOINTS.exists(principal, text)
+
+
+TAGGING = Tagging("comprehend", exists=resource_exists,
+                  not_found=lambda arn: ResourceNotFound(f"Resource {arn} does not exist."),
+                  too_many=lambda limit: TooManyTags(f"A resource can have at most {limit} tags."),
+                  max_tags=200)
+TAGGING.register(provider)
+
+
+def _create_tagged(ctx: RequestContext, request: dict, create: Callable[[RequestContext, dict], str]) -> str:
+    """Create a resource with the request's Tags (their number checked before anything is created)."""
+    TAGGING.check_new(request.get("Tags"))
+    arn = create(ctx, request)
+    TAGGING.tag(ctx, arn, request.get("Tags"))
+    return arn
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -51,25 +102,22 @@ async def detect_targeted_sentiment(ctx: RequestContext, request: dict) -> dict:
 
 def _text_input(request: dict, operation: str) -> str:
     if request.get("Bytes") is not None or request.get("DocumentReaderConfig") is not None:
-        raise ServiceError("InvalidRequestException",
-                           f"{operation} with Bytes (semi-structured documents) needs a custom model endpoint; "
-                           f"send the document's text in Text.")
+        raise InvalidRequest(f"{operation} with Bytes (semi-structured documents) needs a custom model endpoint; "
+                             f"send the document's text in Text.")
     if not request.get("Text"):
-        raise ServiceError("InvalidRequestException", "Text is required.")
+        raise InvalidRequest("Text is required.")
     return request["Text"]
 
 
 @provider.operation("DetectEntities")
 async def detect_entities(ctx: RequestContext, request: dict) -> dict:
     if request.get("EndpointArn"):
-        from services.comprehend import custom
-
-        return await custom.detect_entities_with_endpoint(ctx, request)
+        return await run_in_threadpool(endpoints.recognize, ctx, request)
     text = _text_input(request, "DetectEntities")
     check_size("DetectEntities", text)
     language = request.get("LanguageCode")
     if not language:
-        raise ServiceError("InvalidRequestException", "LanguageCode is required unless EndpointArn is given.")
+        raise InvalidRequest("LanguageCode is required unless EndpointArn is given.")
     check_language("DetectEntities", language)
     return {"Entities": await analysis.spacy_one("entities", text, language)}
 
@@ -111,8 +159,8 @@ def _batch(request: dict, operation: str, analyse: Callable[[list[str]], list], 
            language_operation: str | None = None) -> dict:
     texts = request["TextList"]
     if len(texts) > MAX_BATCH_DOCUMENTS:
-        raise ServiceError("BatchSizeLimitExceededException",
-                           f"The number of documents in the request exceeds the limit of {MAX_BATCH_DOCUMENTS}.")
+        raise BatchSizeLimitExceeded(
+            f"The number of documents in the request exceeds the limit of {MAX_BATCH_DOCUMENTS}.")
     if language_operation is not None:
         check_language(language_operation, request["LanguageCode"])
     limit = TEXT_LIMITS[language_operation or operation]
@@ -170,78 +218,154 @@ def batch_detect_syntax(ctx: RequestContext, request: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Asynchronous jobs: Start/Describe/List/Stop per job type, one framework (services.comprehend.jobs)
+# Asynchronous jobs: Start/Describe/List/Stop per job type (those the botocore model has), one JobApi each
+# ---------------------------------------------------------------------------------------------------------------
+
+JOB_APIS: dict[str, JobApi] = {}  # by the resource type of the job's ARN (dominant-language-detection-job, ...)
+
+
+def _job_operations(job_type: JobType, **operations: str) -> JobApi:
+    api = job_api(job_type, paging=PAGING, tagging=TAGGING, **operations).register(provider)
+    JOB_APIS[job_type.arn_resource] = api
+    return api
+
+
+DOMINANT_LANGUAGE_JOBS = _job_operations(
+    DOMINANT_LANGUAGE, start="StartDominantLanguageDetectionJob", describe="DescribeDominantLanguageDetectionJob",
+    list="ListDominantLanguageDetectionJobs", stop="StopDominantLanguageDetectionJob")
+SENTIMENT_JOBS = _job_operations(
+    SENTIMENT, start="StartSentimentDetectionJob", describe="DescribeSentimentDetectionJob",
+    list="ListSentimentDetectionJobs", stop="StopSentimentDetectionJob")
+TARGETED_SENTIMENT_JOBS = _job_operations(
+    TARGETED_SENTIMENT, start="StartTargetedSentimentDetectionJob", describe="DescribeTargetedSentimentDetectionJob",
+    list="ListTargetedSentimentDetectionJobs", stop="StopTargetedSentimentDetectionJob")
+ENTITIES_JOBS = _job_operations(
+    ENTITIES, start="StartEntitiesDetectionJob", describe="DescribeEntitiesDetectionJob",
+    list="ListEntitiesDetectionJobs", stop="StopEntitiesDetectionJob")
+KEY_PHRASES_JOBS = _job_operations(
+    KEY_PHRASES, start="StartKeyPhrasesDetectionJob", describe="DescribeKeyPhrasesDetectionJob",
+    list="ListKeyPhrasesDetectionJobs", stop="StopKeyPhrasesDetectionJob")
+PII_JOBS = _job_operations(
+    PII, start="StartPiiEntitiesDetectionJob", describe="DescribePiiEntitiesDetectionJob",
+    list="ListPiiEntitiesDetectionJobs", stop="StopPiiEntitiesDetectionJob")
+TOPICS_JOBS = _job_operations(  # the model has no StopTopicsDetectionJob
+    TOPICS, start="StartTopicsDetectionJob", describe="DescribeTopicsDetectionJob",
+    list="ListTopicsDetectionJobs")
+DOCUMENT_CLASSIFICATION_JOBS = _job_operations(  # nor StopDocumentClassificationJob
+    CLASSIFICATION, start="StartDocumentClassificationJob", describe="DescribeDocumentClassificationJob",
+    list="ListDocumentClassificationJobs")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Custom document classifiers (training: classifiers.py)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _job(ctx: RequestContext, job_type: JobType, job_id: str):
-    job = runtime().jobs.store.get(ctx.principal, job_type.kind, job_id)
-    if job is None:
-        raise ServiceError("JobNotFoundException", f"Job {job_id} does not exist.")
-    return job
+@provider.operation("CreateDocumentClassifier")
+def create_document_classifier(ctx: RequestContext, request: dict) -> dict:
+    return {"DocumentClassifierArn": _create_tagged(ctx, request, create_classifier)}
 
 
-def register_job_operations(noun: str, job_type: JobType) -> None:
-    """Start{noun}Job, Describe{noun}Job, List{noun}Jobs, Stop{noun}Job (those the botocore model has)."""
-    properties_key = job_type.properties_key
-    list_key = properties_key + "List"
-
-    def start(ctx: RequestContext, request: dict) -> dict:
-        return start_job(ctx, job_type, request)
-
-    def describe(ctx: RequestContext, request: dict) -> dict:
-        return {properties_key: job_properties(job_type, _job(ctx, job_type, request["JobId"]))}
-
-    def list_jobs(ctx: RequestContext, request: dict) -> dict:
-        found = request.get("Filter", {})
-        if "SubmitTimeBefore" in found and "SubmitTimeAfter" in found:
-            raise ServiceError("InvalidFilterException", "Specify SubmitTimeBefore or SubmitTimeAfter, not both.")
-        jobs_found, token = runtime().jobs.store.list(
-            ctx.principal, job_type.kind, status=found.get("JobStatus"), name=found.get("JobName"),
-            submitted_before=found.get("SubmitTimeBefore"), submitted_after=found.get("SubmitTimeAfter"),
-            next_token=request.get("NextToken"), max_results=request.get("MaxResults", 100),
-        )
-        return {list_key: [job_properties(job_type, job) for job in jobs_found], "NextToken": token}
-
-    def stop(ctx: RequestContext, request: dict) -> dict:
-        job = _job(ctx, job_type, request["JobId"])
-        if job.status in ("COMPLETED", "FAILED", "STOPPED"):
-            # AWS refuses to stop a job that has already ended.
-            raise ServiceError("InvalidRequestException",
-                               f"Job {job.job_id} has already ended with status {job.status}.")
-        job = runtime().jobs.store.request_stop(ctx.principal, job_type.kind, job.job_id)
-        return {"JobId": job.job_id, "JobStatus": job.status}
-
-    provider.operation(f"Start{noun}Job")(start)
-    provider.operation(f"Describe{noun}Job")(describe)
-    provider.operation(f"List{noun}Jobs")(list_jobs)
-    if f"Stop{noun}Job" in _operations():
-        provider.operation(f"Stop{noun}Job")(stop)
+@provider.operation("DescribeDocumentClassifier")
+def describe_document_classifier(ctx: RequestContext, request: dict) -> dict:
+    row = MODELS[CLASSIFIER].get(ctx, request["DocumentClassifierArn"])
+    return {"DocumentClassifierProperties": classifier_properties(row)}
 
 
-def _operations() -> set[str]:
-    from services.gateway.protocol.service_models import service_spec
-
-    return set(service_spec("comprehend").operation_names)
-
-
-for _noun, _type in (
-    ("DominantLanguageDetection", DOMINANT_LANGUAGE),
-    ("SentimentDetection", SENTIMENT),
-    ("TargetedSentimentDetection", TARGETED_SENTIMENT),
-    ("EntitiesDetection", ENTITIES),
-    ("KeyPhrasesDetection", KEY_PHRASES),
-    ("PiiEntitiesDetection", PII),
-    ("TopicsDetection", TOPICS),
-):
-    register_job_operations(_noun, _type)
+@provider.operation("ListDocumentClassifiers")
+def list_document_classifiers(ctx: RequestContext, request: dict) -> dict:
+    query = custom.model_query(ctx, CLASSIFIER, request, "DocumentClassifierName")
+    return PAGING.page_query(ctx, request, query, MODEL_ORDER, classifier_properties)
 
 
-# Custom classification and entity recognition (training jobs, endpoints, classification jobs).
-from services.comprehend.custom import register as _register_custom  # noqa: E402
+@provider.operation("ListDocumentClassifierSummaries")
+def list_document_classifier_summaries(ctx: RequestContext, request: dict) -> dict:
+    return PAGING.page(ctx, request, custom.summaries(ctx, CLASSIFIER, "DocumentClassifierName"))
 
-_register_custom(provider)
 
-from services.comprehend.tags import register as _register_tags  # noqa: E402
+@provider.operation("DeleteDocumentClassifier")
+def delete_document_classifier(ctx: RequestContext, request: dict) -> dict:
+    custom.delete_model(ctx, CLASSIFIER, request["DocumentClassifierArn"])
+    return {}
 
-_register_tags(provider)
+
+@provider.operation("StopTrainingDocumentClassifier")
+def stop_training_document_classifier(ctx: RequestContext, request: dict) -> dict:
+    custom.stop_training(ctx, CLASSIFIER, request["DocumentClassifierArn"])
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Custom entity recognizers (training: recognizers.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@provider.operation("CreateEntityRecognizer")
+def create_entity_recognizer(ctx: RequestContext, request: dict) -> dict:
+    return {"EntityRecognizerArn": _create_tagged(ctx, request, create_recognizer)}
+
+
+@provider.operation("DescribeEntityRecognizer")
+def describe_entity_recognizer(ctx: RequestContext, request: dict) -> dict:
+    row = MODELS[RECOGNIZER].get(ctx, request["EntityRecognizerArn"])
+    return {"EntityRecognizerProperties": recognizer_properties(row)}
+
+
+@provider.operation("ListEntityRecognizers")
+def list_entity_recognizers(ctx: RequestContext, request: dict) -> dict:
+    query = custom.model_query(ctx, RECOGNIZER, request, "RecognizerName")
+    return PAGING.page_query(ctx, request, query, MODEL_ORDER, recognizer_properties)
+
+
+@provider.operation("ListEntityRecognizerSummaries")
+def list_entity_recognizer_summaries(ctx: RequestContext, request: dict) -> dict:
+    return PAGING.page(ctx, request, custom.summaries(ctx, RECOGNIZER, "RecognizerName"))
+
+
+@provider.operation("DeleteEntityRecognizer")
+def delete_entity_recognizer(ctx: RequestContext, request: dict) -> dict:
+    custom.delete_model(ctx, RECOGNIZER, request["EntityRecognizerArn"])
+    return {}
+
+
+@provider.operation("StopTrainingEntityRecognizer")
+def stop_training_entity_recognizer(ctx: RequestContext, request: dict) -> dict:
+    custom.stop_training(ctx, RECOGNIZER, request["EntityRecognizerArn"])
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Endpoints (endpoints.py); DetectEntities with an EndpointArn is above
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@provider.operation("CreateEndpoint")
+def create_endpoint(ctx: RequestContext, request: dict) -> dict:
+    arn = _create_tagged(ctx, request, lambda ctx, request: endpoints.create_endpoint(ctx, request).arn)
+    return {"EndpointArn": arn, "ModelArn": request["ModelArn"]}
+
+
+@provider.operation("DescribeEndpoint")
+def describe_endpoint(ctx: RequestContext, request: dict) -> dict:
+    return {"EndpointProperties": endpoint_properties(ENDPOINTS.get(ctx, request["EndpointArn"]))}
+
+
+@provider.operation("ListEndpoints")
+def list_endpoints(ctx: RequestContext, request: dict) -> dict:
+    return PAGING.page_query(ctx, request, endpoints.endpoint_query(ctx, request), ENDPOINT_ORDER, endpoint_properties)
+
+
+@provider.operation("UpdateEndpoint")
+def update_endpoint(ctx: RequestContext, request: dict) -> dict:
+    return {"DesiredModelArn": endpoints.update_endpoint(ctx, request).model_arn}
+
+
+@provider.operation("DeleteEndpoint")
+def delete_endpoint(ctx: RequestContext, request: dict) -> dict:
+    endpoints.delete_endpoint(ctx, request["EndpointArn"])
+    return {}
+
+
+@provider.operation("ClassifyDocument")
+def classify_document(ctx: RequestContext, request: dict) -> dict:
+    return endpoints.classify(ctx, request)

@@ -8,8 +8,10 @@ import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
+
+from botocore.model import OperationModel
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -23,7 +25,15 @@ from services.gateway.config import Settings
 from services.gateway.context import Principal, request_id_var
 from services.gateway.errors import ServiceError, internal_failure, request_too_large, unknown_operation
 from services.gateway.observability import REGISTRY, JobsCollector, request_count, request_latency
-from services.gateway.protocol.service_models import SERVED_SERVICES, service_spec
+from services.gateway.protocol.cbor import (
+    RPC_V2_CBOR,
+    SMITHY_PROTOCOL_HEADER,
+    cbor_error_response,
+    cbor_response,
+    decode_cbor_body,
+    route_cbor_path,
+)
+from services.gateway.protocol.service_models import SERVED_SERVICES, ServiceSpec, service_spec
 from services.gateway.protocol.wire import (
     IncomingRequest,
     decode_json_body,
@@ -105,14 +115,54 @@ def record(request: Request, response: Response, started: float, service: str, o
         }})
 
 
-async def handle(request: Request, native: bool) -> Response:
-    gateway: Gateway = request.app.state.gateway
-    request_id = new_request_id()
-    request_id_var.set(request_id)
+@dataclass
+class Exchange:
+    """One request's bookkeeping, filled in as the request is understood: what the log line and the metrics name,
+    and how an error is answered (the service's error statuses; CBOR for an rpc-v2-cbor request)."""
+
+    gateway: Gateway
+    request_id: str
+    service: str | None = None
+    operation: str | None = None
+    cbor: bool = False
+    spec: ServiceSpec | None = None
+    principal: Principal | None = None
+
+    def routed(self, spec: ServiceSpec, operation: OperationModel) -> None:
+        self.spec, self.service, self.operation = spec, spec.name, operation.name
+
+    def error_response(self, error: ServiceError) -> Response:
+        if self.cbor:
+            return cbor_error_response(self.spec, error, self.request_id)
+        return error_response(self.spec, error, self.request_id)
+
+
+async def serve(request: Request, work: Callable[[Exchange], Awaitable[Response]], service: str | None = None,
+                operation: str | None = None, cbor: bool = False) -> Response:
+    """What every gateway request shares around its own `work`: a request id (logs and the reply), the timer,
+    errors answered as AWS errors (anything unexpected as a logged InternalFailure), one log line and the metrics."""
+    exchange = Exchange(request.app.state.gateway, new_request_id(), service, operation, cbor)
+    request_id_var.set(exchange.request_id)
     started = perf_counter()
-    spec = operation = principal = None
     try:
-        raw, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        response = await work(exchange)
+    except ServiceError as error:
+        response = exchange.error_response(error)
+    except Exception:
+        log.exception("unhandled error", extra={"fields": {"service": exchange.service,
+                                                           "operation": exchange.operation}})
+        response = exchange.error_response(internal_failure())
+    record(request, response, started, exchange.service or "unknown", exchange.operation or "unknown",
+           exchange.principal)
+    return response
+
+
+async def handle(request: Request, native: bool) -> Response:
+    """An AWS call in any of the served protocols, or a native REST call (`native`: POST /v1/{service}/{Operation})."""
+
+    async def work(exchange: Exchange) -> Response:
+        gateway = exchange.gateway
+        raw, exchange.principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
         headers, raw_path, query, body = raw.headers, raw.raw_path, raw.query, raw.body
 
         route = None
@@ -122,9 +172,15 @@ async def handle(request: Request, native: bool) -> Response:
             if operation_name not in spec.model.operation_names:
                 raise ServiceError("UnknownOperationException", f"Unknown operation {operation_name!r} for {service_name}", 404)
             operation = spec.operation(operation_name)
+            exchange.routed(spec, operation)
             params = read_input(operation, decode_json_body(body))
+        elif exchange.cbor:
+            spec, operation = route_cbor_path(raw_path)
+            exchange.routed(spec, operation)
+            params = read_input(operation, decode_cbor_body(body), binary=True)
         elif "x-amz-target" in headers:
             spec, operation = route_json_target(headers["x-amz-target"])
+            exchange.routed(spec, operation)
             params = read_input(operation, decode_json_body(body))
         elif request.method == "POST" and raw_path == "/":
             raise unknown_operation("Missing X-Amz-Target header")
@@ -133,24 +189,20 @@ async def handle(request: Request, native: bool) -> Response:
             query_keys = {key for key, _ in parse_qsl(query, keep_blank_values=True)}
             route, labels = gateway.router.match(request.method, raw_path, query_keys, scope.service if scope else None)
             spec, operation = route.spec, route.operation
+            exchange.routed(spec, operation)
             params = read_rest_input(route, IncomingRequest(request.method, raw_path, query, headers, body), labels)
 
-        result = await gateway.dispatcher.call(spec, operation, principal, params, request_id)
-        reply_headers = {"x-amzn-RequestId": request_id}
+        result = await gateway.dispatcher.call(spec, operation, exchange.principal, params, exchange.request_id)
+        reply_headers = {"x-amzn-RequestId": exchange.request_id}
+        if exchange.cbor:
+            return cbor_response(200, write_output(operation, result, binary=True), reply_headers)
         if spec.protocol == "rest-json" and (route is not None or _has_blob_payload(operation)):
-            response = rest_response(spec, operation, result, reply_headers)
-        else:
-            response = json_response(spec, 200, write_output(operation, result), reply_headers)
-    except ServiceError as error:
-        response = error_response(spec, error, request_id)
-    except Exception:
-        log.exception("unhandled error", extra={"fields": {"service": spec.name if spec else None,
-                                                           "operation": operation.name if operation else None}})
-        response = error_response(spec, internal_failure(), request_id)
+            return rest_response(spec, operation, result, reply_headers)
+        return json_response(spec, 200, write_output(operation, result), reply_headers)
 
-    record(request, response, started, spec.name if spec else "unknown", operation.name if operation else "unknown",
-           principal)
-    return response
+    # Known before the body is read, so that even a too-large or unauthenticated CBOR request is answered in CBOR.
+    cbor = not native and request.headers.get(SMITHY_PROTOCOL_HEADER) == RPC_V2_CBOR
+    return await serve(request, work, cbor=cbor)
 
 
 BLOB_ERRORS: list[tuple[type[BlobError], str, int]] = [
@@ -163,58 +215,50 @@ BLOB_ERRORS: list[tuple[type[BlobError], str, int]] = [
 
 async def handle_jobs(request: Request, job_id: str | None) -> Response:
     """GET /v1/jobs[/{id}]: every async job of the caller with status and progress, whatever its service."""
-    gateway: Gateway = request.app.state.gateway
-    request_id = new_request_id()
-    request_id_var.set(request_id)
-    started = perf_counter()
-    principal = None
-    store = gateway.runtime.jobs.store
-    try:
+
+    async def work(exchange: Exchange) -> Response:
+        gateway = exchange.gateway
+        store = gateway.runtime.jobs.store
         _, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        exchange.principal = principal
         if job_id is None:
             found, token = await run_in_threadpool(store.list, principal, None, request.query_params.get("status"),
                                                    None, None, None, request.query_params.get("next_token"), 100)
-            response = JSONResponse({"Jobs": [job.summary() for job in found], "NextToken": token})
-        else:
-            job = await run_in_threadpool(store.get, principal, None, job_id)
-            if job is None:
-                raise ServiceError("ResourceNotFoundException", f"Job {job_id} does not exist.", 404)
-            response = JSONResponse(job.summary())
-    except ServiceError as error:
-        response = error_response(None, error, request_id)
-    record(request, response, started, "jobs", "GetJob" if job_id else "ListJobs", principal)
-    return response
+            return JSONResponse({"Jobs": [job.summary() for job in found], "NextToken": token})
+        job = await run_in_threadpool(store.get, principal, None, job_id)
+        if job is None:
+            raise ServiceError("ResourceNotFoundException", f"Job {job_id} does not exist.", 404)
+        return JSONResponse(job.summary())
+
+    return await serve(request, work, "jobs", "GetJob" if job_id else "ListJobs")
 
 
 async def handle_blob(request: Request) -> Response:
     """GET/PUT/HEAD /v1/blobs/{bucket}/{key}: move media in and results out of the blob store over plain HTTP
     (the local folder store by default, the configured S3 endpoint otherwise), as the calling account."""
-    gateway: Gateway = request.app.state.gateway
-    request_id = new_request_id()
-    request_id_var.set(request_id)
-    started = perf_counter()
-    principal = None
     uri = f"s3://{request.path_params['bucket']}/{request.path_params['key']}"
-    blobs = gateway.runtime.blobs
-    try:
+
+    async def work(exchange: Exchange) -> Response:
+        gateway = exchange.gateway
+        blobs = gateway.runtime.blobs
+        reply_headers = {"x-amzn-RequestId": exchange.request_id}
         raw, principal = await read_authenticated(request, gateway, gateway.settings.max_blob_upload_bytes)
-        if request.method == "PUT":
-            content_type = raw.headers.get("content-type")
-            await run_in_threadpool(blobs.write, uri, raw.body, principal.account_id, content_type)
-            response = Response(status_code=200, headers={"x-amzn-RequestId": request_id})
-        elif request.method == "HEAD":
-            found = await run_in_threadpool(blobs.exists, uri, principal.account_id)
-            response = Response(status_code=200 if found else 404, headers={"x-amzn-RequestId": request_id})
-        else:
+        exchange.principal = principal
+        try:
+            if request.method == "PUT":
+                content_type = raw.headers.get("content-type")
+                await run_in_threadpool(blobs.write, uri, raw.body, principal.account_id, content_type)
+                return Response(status_code=200, headers=reply_headers)
+            if request.method == "HEAD":
+                found = await run_in_threadpool(blobs.exists, uri, principal.account_id)
+                return Response(status_code=200 if found else 404, headers=reply_headers)
             data = await run_in_threadpool(blobs.read, uri, principal.account_id)
-            response = Response(data, media_type="application/octet-stream", headers={"x-amzn-RequestId": request_id})
-    except ServiceError as error:
-        response = error_response(None, error, request_id)
-    except BlobError as error:
-        code, status = next((code, status) for kind, code, status in BLOB_ERRORS if isinstance(error, kind))
-        response = error_response(None, ServiceError(code, error.message, status), request_id)
-    record(request, response, started, "blobs", request.method, principal)
-    return response
+            return Response(data, media_type="application/octet-stream", headers=reply_headers)
+        except BlobError as error:
+            code, status = next((code, status) for kind, code, status in BLOB_ERRORS if isinstance(error, kind))
+            raise ServiceError(code, error.message, status) from None
+
+    return await serve(request, work, "blobs", request.method)
 
 
 def _has_blob_payload(operation) -> bool:
@@ -312,10 +356,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues
 
 
 class AwsJsonFastPath:
-    """ASGI front of the FastAPI app: requests of the AWS JSON protocols (POST / with X-Amz-Target — most real-time
-    calls) go straight to `handle`, past FastAPI's router and middleware stack, which cost a quarter of the serving
-    process's work on a DetectEntities call; everything else goes to the app. `handle` enforces the body limit and
-    turns every error into an AWS error itself, so the answer is the same either way."""
+    """ASGI front of the FastAPI app: requests of the AWS RPC protocols (POST / with X-Amz-Target — most real-time
+    calls — and POST /service/... with smithy-protocol, rpc-v2-cbor) go straight to `handle`, past FastAPI's router
+    and middleware stack, which cost a quarter of the serving process's work on a DetectEntities call; everything
+    else goes to the app. `handle` enforces the body limit and turns every error into an AWS error itself, so the
+    answer is the same either way."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -325,11 +370,20 @@ class AwsJsonFastPath:
         return self.app.state
 
     async def __call__(self, scope, receive, send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/"
-                and any(name == b"x-amz-target" for name, _ in scope["headers"])):
+        if scope["type"] == "http" and scope["method"] == "POST" and _is_rpc_call(scope):
             scope["app"] = self.app  # what Request.app reads
             response = await handle(Request(scope, receive), native=False)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
+
+def _is_rpc_call(scope) -> bool:
+    path = scope["path"]
+    if path == "/":
+        header = b"x-amz-target"
+    elif path.startswith("/service/"):
+        header = SMITHY_PROTOCOL_HEADER.encode()
+    else:
+        return False
+    return any(name == header for name, _ in scope["headers"])

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     model_paths: dict[str, Path] = {}
     allow_downloads: bool = False
     model_idle_unload_seconds: float = 900.0
+    # CPU threads faster-whisper uses per loaded model; 0: all CPUs.
+    whisper_threads: int = 0
     # Processes that run GIL-bound model batches (Comprehend's real-time analyses) beside the serving process, so
     # that serving uses more than one core. None: one per CPU, at most 4; 0: in a thread of the serving process.
     model_workers: int | None = Field(default=None, ge=0)
@@ -68,6 +70,11 @@ class Settings(BaseSettings):
     run_workers: bool = True
     # DBOS executor identity: a restarted process with the same id resumes the work it left.
     executor_id: str = "local"
+
+    # Catalog name of the engine Transcribe jobs recognise speech with (see `aigate models list`).
+    transcribe_engine: str = "whisper-base"
+    # Base URL clients reach this gateway at, used in the transcript URIs jobs return. Empty: http://host:port.
+    public_url: str = ""
 
     max_request_bytes: int = 16 * 1024 * 1024
     # Uploads through /v1/blobs (media for jobs) are held in memory: keep this well under the RAM you have.

@@ -12,7 +12,6 @@ workflows it already has.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import secrets
@@ -20,15 +19,16 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-import orjson
 from dbos import DBOS, DBOSConfig, SetWorkflowID
-from sqlalchemy import JSON, DateTime, Float, Index, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, DateTime, Float, Index, String, Text, UniqueConstraint, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.config import Settings
 from services.gateway.context import Principal
 from services.gateway.db import Base, Database
 from services.gateway.errors import ServiceError, validation_error
+from services.gateway.kit.times import aware, utcnow
+from services.gateway.kit.tokens import decode_token, encode_token
 
 log = logging.getLogger("aigate.jobs")
 
@@ -39,10 +39,8 @@ SUBMITTED, IN_PROGRESS, COMPLETED, FAILED, STOP_REQUESTED, STOPPED = (
     "SUBMITTED", "IN_PROGRESS", "COMPLETED", "FAILED", "STOP_REQUESTED", "STOPPED",
 )
 ACTIVE_STATES = (SUBMITTED, IN_PROGRESS, STOP_REQUESTED)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+ENDED_STATES = (COMPLETED, FAILED, STOPPED)
+DELETED = "DELETED"  # what a runner's progress step sees once the job's row is gone (it stops there)
 
 
 class Job(Base):
@@ -61,7 +59,9 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str | None] = mapped_column(Text)
-    request: Mapped[dict] = mapped_column(JSON)
+    request: Mapped[dict] = mapped_column(JSON)  # the AWS request as accepted, nothing added
+    # What the service worked out when it accepted the job and the runner needs (e.g. lexicons as they were then).
+    details: Mapped[dict | None] = mapped_column(JSON)
     result: Mapped[dict | None] = mapped_column(JSON)
     client_token: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
@@ -79,9 +79,7 @@ class Job(Base):
         }
 
     def time(self, field: str) -> dt.datetime | None:
-        # SQLite returns naive datetimes; every stored time is UTC.
-        value = getattr(self, field)
-        return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+        return aware(getattr(self, field))
 
 
 class JobStopped(Exception):
@@ -96,6 +94,13 @@ class JobKind:
 
 
 JOB_KINDS: dict[str, JobKind] = {}
+# Queues of workflows that are not jobs of this table (state-machine executions), registered by their owners.
+EXTRA_QUEUES: set[str] = set()
+
+
+def register_queue(name: str) -> None:
+    """A DBOS queue that this process registers and listens to like the job kinds' queues."""
+    EXTRA_QUEUES.add(name)
 
 
 def job_kind(name: str, queue: str) -> Callable[[Callable[["JobRun"], dict | None]], Callable]:
@@ -115,7 +120,7 @@ class JobStore:
         self.db = db
 
     def create(self, principal: Principal, kind: JobKind, name: str | None, request: dict,
-               client_token: str | None) -> tuple[Job, bool]:
+               client_token: str | None, details: dict | None = None) -> tuple[Job, bool]:
         """Insert a SUBMITTED job; with a client token already used for this kind, return that job instead."""
         with self.db.session() as session:
             if client_token:
@@ -127,7 +132,7 @@ class JobStore:
             now = utcnow()
             job = Job(job_id=secrets.token_hex(16), account_id=principal.account_id, region=principal.region,
                       kind=kind.name, queue=kind.queue, name=name, status=SUBMITTED, progress=0.0,
-                      request=request, client_token=client_token, created_at=now, updated_at=now)
+                      request=request, details=details, client_token=client_token, created_at=now, updated_at=now)
             session.add(job)
         return job, True
 
@@ -138,6 +143,24 @@ class JobStore:
         if job is None or job.account_id != principal.account_id or job.region != principal.region:
             return None
         return job if kind is None or job.kind == kind else None
+
+    def find_by_name(self, principal: Principal, kind: str, name: str) -> Job | None:
+        """The caller's job of this kind with this name (services that address jobs by name keep it unique)."""
+        with self.db.session() as session:
+            return session.scalar(select(Job).where(Job.account_id == principal.account_id,
+                                                    Job.region == principal.region, Job.kind == kind,
+                                                    Job.name == name).limit(1))
+
+    def delete(self, principal: Principal, kind: str, job_id: str) -> bool:
+        """Forget the caller's job (an active one is stopped first: its workflow ends at its next step)."""
+        job = self.get(principal, kind, job_id)
+        if job is None:
+            return False
+        if job.status in ACTIVE_STATES:
+            self.request_stop(principal, kind, job_id)
+        with self.db.session() as session:
+            session.execute(delete(Job).where(Job.job_id == job_id))
+        return True
 
     def load(self, job_id: str) -> Job | None:
         with self.db.session() as session:
@@ -159,7 +182,10 @@ class JobStore:
         if submitted_after:
             query = query.where(Job.created_at > submitted_after)
         if next_token:
-            created_at, job_id = _decode_token(next_token)
+            try:
+                created_at, job_id = decode_token("jobs", next_token)
+            except ValueError:
+                raise validation_error("Invalid pagination token") from None
             query = query.where((Job.created_at < created_at) | ((Job.created_at == created_at) & (Job.job_id < job_id)))
         query = query.order_by(Job.created_at.desc(), Job.job_id.desc()).limit(max_results + 1)
         with self.db.session() as session:
@@ -168,7 +194,7 @@ class JobStore:
         if len(jobs) > max_results:
             jobs = jobs[:max_results]
             last = jobs[-1]
-            token = _encode_token(last.time("created_at"), last.job_id)
+            token = encode_token("jobs", [last.time("created_at"), last.job_id])
         return jobs, token
 
     def update(self, job_id: str, **fields: Any) -> None:
@@ -204,18 +230,6 @@ class JobStore:
             return [(queue, status, count) for queue, status, count in rows]
 
 
-def _encode_token(created_at: dt.datetime, job_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([created_at.isoformat(), job_id])).decode()
-
-
-def _decode_token(token: str) -> tuple[dt.datetime, str]:
-    try:
-        created_at, job_id = orjson.loads(base64.urlsafe_b64decode(token.encode()))
-        return dt.datetime.fromisoformat(created_at), job_id
-    except Exception:
-        raise validation_error("Invalid pagination token") from None
-
-
 class JobRun:
     """What a runner sees: the job's request and checkpointed steps."""
 
@@ -223,6 +237,7 @@ class JobRun:
         self._store = store
         self.job_id = job.job_id
         self.request: dict = job.request
+        self.details: dict = job.details or {}
         self.name = job.name
         self.principal = Principal(job.account_id, job.region)
 
@@ -234,14 +249,14 @@ class JobRun:
         """Record progress and stop here if a stop was requested (both checkpointed, so replay agrees)."""
         fraction = 1.0 if total <= 0 else min(1.0, done / total)
         status = DBOS.run_step({"name": "job.progress"}, _set_progress, self._store, self.job_id, fraction)
-        if status == STOP_REQUESTED:
+        if status in (STOP_REQUESTED, DELETED):
             raise JobStopped()
 
 
 def _set_progress(store: JobStore, job_id: str, fraction: float) -> str:
     store.update(job_id, progress=fraction)
     job = store.load(job_id)
-    return job.status if job else FAILED
+    return job.status if job else DELETED
 
 
 class JobManager:
@@ -273,7 +288,7 @@ class JobManager:
 
     @staticmethod
     def queues() -> list[str]:
-        return sorted({kind.queue for kind in JOB_KINDS.values()})
+        return sorted({kind.queue for kind in JOB_KINDS.values()} | EXTRA_QUEUES)
 
     def reconcile(self) -> None:
         for job in self.store.active():
@@ -281,9 +296,9 @@ class JobManager:
             self._enqueue(job)
 
     def submit(self, principal: Principal, kind_name: str, request: dict, name: str | None = None,
-               client_token: str | None = None) -> Job:
+               client_token: str | None = None, details: dict | None = None) -> Job:
         kind = JOB_KINDS[kind_name]
-        job, created = self.store.create(principal, kind, name, request, client_token)
+        job, created = self.store.create(principal, kind, name, request, client_token, details)
         if created:
             self._enqueue(job)
         elif job.request != request:

@@ -6,14 +6,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 from lxml import etree
-from sqlalchemy import DateTime, Integer, String, Text, func, select
+from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.gateway.context import RequestContext
+from services.gateway.context import Principal, RequestContext
 from services.gateway.db import Base
-from services.gateway.errors import ServiceError
-from services.gateway.runtime import runtime
+from services.gateway.kit.arns import build_arn, owned, parse_arn
+from services.gateway.kit.resources import ResourceTable, Scoped
+from services.gateway.kit.times import aware, utcnow
 from services.polly import sayas
+from services.polly.errors import (InvalidLexicon, LexiconNotFound, LexiconSizeExceeded, MaxLexemeLengthExceeded,
+                                   MaxLexiconsNumberExceeded, UnsupportedPlsAlphabet, UnsupportedPlsLanguage,
+                                   Validation)
 from services.polly.ssml import Sentence, Word
 from services.polly.voices import _LANG
 
@@ -24,11 +28,9 @@ MAX_LEXEME_LENGTH = 100
 MAX_PER_REQUEST = 5
 
 
-class PollyLexicon(Base):
+class PollyLexicon(Scoped, Base):
     __tablename__ = "polly_lexicons"
 
-    account_id: Mapped[str] = mapped_column(String(12), primary_key=True)
-    region: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
     content: Mapped[str] = mapped_column(Text)
     alphabet: Mapped[str] = mapped_column(String(16))
@@ -37,13 +39,30 @@ class PollyLexicon(Base):
     size: Mapped[int] = mapped_column(Integer)
     last_modified: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
-    def attributes(self, ctx_region: str) -> dict:
-        modified = self.last_modified
-        if modified.tzinfo is None:
-            modified = modified.replace(tzinfo=dt.timezone.utc)
-        return {"Alphabet": self.alphabet, "LanguageCode": self.language_code, "LastModified": modified,
-                "LexiconArn": f"arn:aws:polly:{self.region}:{self.account_id}:lexicon/{self.name}",
+    @property
+    def arn(self) -> str:
+        return lexicon_arn(Principal(self.account_id, self.region), self.name)
+
+    def attributes(self) -> dict:
+        return {"Alphabet": self.alphabet, "LanguageCode": self.language_code,
+                "LastModified": aware(self.last_modified),
+                "LexiconArn": self.arn,
                 "LexemesCount": self.lexemes_count, "Size": self.size}
+
+
+LEXICONS = ResourceTable(PollyLexicon, key="name", not_found=lambda name: LexiconNotFound(f"Lexicon not found: {name}"))
+
+
+def lexicon_arn(scope: Principal | RequestContext, name: str) -> str:
+    return build_arn("polly", scope.region, scope.account_id, f"lexicon/{name}")
+
+
+def tagged_lexicon_exists(principal: Principal, arn: str) -> bool:
+    """Whether a tagging request's ARN names one of the caller's lexicons."""
+    parsed = parse_arn(arn)
+    if not owned(parsed, "polly", principal.account_id, principal.region) or parsed.resource_type != "lexicon":
+        return False
+    return LEXICONS.exists(principal, parsed.resource_id)
 
 
 @dataclass
@@ -55,24 +74,22 @@ class Entry:
 def parse_pls(content: str) -> tuple[str, str, dict[str, Entry]]:
     """(alphabet, language, grapheme -> entry); raises Polly's lexicon errors."""
     if len(content) > MAX_SIZE:
-        raise ServiceError("LexiconSizeExceededException",
-                           f"Lexicon size {len(content)} characters exceeds the maximum of {MAX_SIZE}.")
+        raise LexiconSizeExceeded(f"Lexicon size {len(content)} characters exceeds the maximum of {MAX_SIZE}.")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
         root = etree.fromstring(content.encode("utf-8"), parser)
     except etree.XMLSyntaxError as error:
-        raise ServiceError("InvalidLexiconException", f"The lexicon is not well-formed XML: {error}") from None
+        raise InvalidLexicon(f"The lexicon is not well-formed XML: {error}") from None
     if etree.QName(root).localname != "lexicon":
-        raise ServiceError("InvalidLexiconException", "The root element of a PLS lexicon must be <lexicon>.")
+        raise InvalidLexicon("The root element of a PLS lexicon must be <lexicon>.")
     alphabet = root.get("alphabet")
     if alphabet not in ("ipa", "x-sampa"):
-        raise ServiceError("UnsupportedPlsAlphabetException",
-                           f"Alphabet {alphabet!r} is not supported; use ipa or x-sampa.")
+        raise UnsupportedPlsAlphabet(f"Alphabet {alphabet!r} is not supported; use ipa or x-sampa.")
     language = root.get("{http://www.w3.org/XML/1998/namespace}lang")
     if not language:
-        raise ServiceError("InvalidLexiconException", "The lexicon needs an xml:lang attribute.")
+        raise InvalidLexicon("The lexicon needs an xml:lang attribute.")
     if language not in _LANG:
-        raise ServiceError("UnsupportedPlsLanguageException", f"Language {language!r} is not supported.")
+        raise UnsupportedPlsLanguage(f"Language {language!r} is not supported.")
     entries: dict[str, Entry] = {}
     for lexeme in root:
         if not isinstance(lexeme.tag, str) or etree.QName(lexeme).localname != "lexeme":
@@ -81,13 +98,12 @@ def parse_pls(content: str) -> tuple[str, str, dict[str, Entry]]:
         aliases = [(a.text or "").strip() for a in lexeme if isinstance(a.tag, str) and etree.QName(a).localname == "alias"]
         phonemes = [(p.text or "").strip() for p in lexeme if isinstance(p.tag, str) and etree.QName(p).localname == "phoneme"]
         if not graphemes or not any(graphemes):
-            raise ServiceError("InvalidLexiconException", "Every <lexeme> needs a non-empty <grapheme>.")
+            raise InvalidLexicon("Every <lexeme> needs a non-empty <grapheme>.")
         if not aliases and not phonemes:
-            raise ServiceError("InvalidLexiconException", f"Lexeme {graphemes[0]!r} has neither <alias> nor <phoneme>.")
+            raise InvalidLexicon(f"Lexeme {graphemes[0]!r} has neither <alias> nor <phoneme>.")
         for value in graphemes + aliases + phonemes:
             if len(value) > MAX_LEXEME_LENGTH:
-                raise ServiceError("MaxLexemeLengthExceededException",
-                                   f"Lexeme {value[:40]!r}... exceeds {MAX_LEXEME_LENGTH} characters.")
+                raise MaxLexemeLengthExceeded(f"Lexeme {value[:40]!r}... exceeds {MAX_LEXEME_LENGTH} characters.")
         entry = Entry(aliases[0] if aliases else None,
                       None if aliases else (phonemes[0] if alphabet == "ipa" else sayas.xsampa_to_ipa(phonemes[0])))
         for grapheme in graphemes:
@@ -95,49 +111,31 @@ def parse_pls(content: str) -> tuple[str, str, dict[str, Entry]]:
     return alphabet, language, entries
 
 
-def put(ctx: RequestContext, name: str, content: str) -> None:
+def put(ctx: RequestContext, name: str, content: str) -> PollyLexicon:
+    """Store the lexicon under its name (one of that name is replaced)."""
     alphabet, language, entries = parse_pls(content)
-    with runtime().db.session() as session:
-        existing = session.get(PollyLexicon, (ctx.account_id, ctx.region, name))
-        if existing is None:
-            count = session.scalar(select(func.count()).select_from(PollyLexicon).where(
-                PollyLexicon.account_id == ctx.account_id, PollyLexicon.region == ctx.region))
-            if count >= MAX_LEXICONS:
-                raise ServiceError("MaxLexiconsNumberExceededException",
-                                   f"An account may store at most {MAX_LEXICONS} lexicons per region.")
-            existing = PollyLexicon(account_id=ctx.account_id, region=ctx.region, name=name)
-            session.add(existing)
-        existing.content, existing.alphabet, existing.language_code = content, alphabet, language
-        existing.lexemes_count, existing.size = len(entries), len(content.encode("utf-8"))
-        existing.last_modified = dt.datetime.now(dt.timezone.utc)
+    values = {"content": content, "alphabet": alphabet, "language_code": language, "lexemes_count": len(entries),
+              "size": len(content.encode("utf-8")), "last_modified": utcnow()}
+    row, _created = LEXICONS.put(
+        ctx, name, values, limit=MAX_LEXICONS,
+        over_limit=lambda limit: MaxLexiconsNumberExceeded(f"An account may store at most {limit} lexicons per region."))
+    return row
 
 
-def get(account_id: str, region: str, name: str) -> PollyLexicon:
-    with runtime().db.session() as session:
-        found = session.get(PollyLexicon, (account_id, region, name))
-    if found is None:
-        raise ServiceError("LexiconNotFoundException", f"Lexicon not found: {name}")
-    return found
-
-
-def list_all(ctx: RequestContext) -> list[PollyLexicon]:
-    with runtime().db.session() as session:
-        return list(session.scalars(select(PollyLexicon).where(
-            PollyLexicon.account_id == ctx.account_id, PollyLexicon.region == ctx.region).order_by(PollyLexicon.name)))
-
-
-def delete(ctx: RequestContext, name: str) -> None:
-    with runtime().db.session() as session:
-        found = session.get(PollyLexicon, (ctx.account_id, ctx.region, name))
-        if found is None:
-            raise ServiceError("LexiconNotFoundException", f"Lexicon not found: {name}")
-        session.delete(found)
-
-
-def load_entries(account_id: str, region: str, names: list[str]) -> list[dict[str, Entry]]:
+def load_entries(scope: Principal | RequestContext, names: list[str]) -> list[dict[str, Entry]]:
+    """The entries of the caller's lexicons, in the order named."""
     if len(names) > MAX_PER_REQUEST:
-        raise ServiceError("ValidationException", f"At most {MAX_PER_REQUEST} lexicons may be applied to a request.")
-    return [parse_pls(get(account_id, region, name).content)[2] for name in names]
+        raise Validation(f"At most {MAX_PER_REQUEST} lexicons may be applied to a request.")
+    return [parse_pls(LEXICONS.get(scope, name).content)[2] for name in names]
+
+
+def snapshot(scope: Principal | RequestContext, names: list[str]) -> list[str]:
+    """The contents of the caller's lexicons as they are now (a synthesis task speaks with these)."""
+    return [LEXICONS.get(scope, name).content for name in names]
+
+
+def entries_of(contents: list[str]) -> list[dict[str, Entry]]:
+    return [parse_pls(content)[2] for content in contents]
 
 
 def apply(sentences: list[Sentence], lexicons: list[dict[str, Entry]]) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
-from services.gateway.errors import ServiceError
 from services.polly import sayas
+from services.polly.errors import InvalidSsml
 from services.polly.voices import espeak_language
 
 
@@ -67,10 +67,6 @@ class Sentence:
     @property
     def words(self) -> list[Word]:
         return [item for item in self.items if isinstance(item, Word)]
-
-
-def invalid(reason: str) -> ServiceError:
-    return ServiceError("InvalidSsmlException", f"Invalid SSML request: {reason}")
 
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "mt", "inc", "ltd",
@@ -233,10 +229,10 @@ def _decode(raw: str, offset: int) -> list[tuple[str, int, int]]:
 def _time_ms(value: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*", value or "")
     if not match:
-        raise invalid(f"break time {value!r} is not a time such as 500ms or 2s")
+        raise InvalidSsml(f"break time {value!r} is not a time such as 500ms or 2s")
     ms = float(match.group(1)) * (1000 if match.group(2) == "s" else 1)
     if ms > 10_000:
-        raise invalid(f"break time {value!r} exceeds the maximum of 10s")
+        raise InvalidSsml(f"break time {value!r} exceeds the maximum of 10s")
     return int(ms)
 
 
@@ -245,10 +241,10 @@ def _rate(value: str) -> float:
         return _RATES[value]
     match = re.fullmatch(r"\+?(\d+(?:\.\d+)?)%", value.strip())
     if not match:
-        raise invalid(f"prosody rate {value!r} is not x-slow, slow, medium, fast, x-fast or a percentage")
+        raise InvalidSsml(f"prosody rate {value!r} is not x-slow, slow, medium, fast, x-fast or a percentage")
     percent = float(match.group(1))
     if not 20 <= percent <= 200:
-        raise invalid(f"prosody rate {value!r} is outside 20% to 200%")
+        raise InvalidSsml(f"prosody rate {value!r} is outside 20% to 200%")
     return percent / 100
 
 
@@ -257,10 +253,10 @@ def _pitch(value: str) -> float:
         return _PITCHES[value]
     match = re.fullmatch(r"([+-])(\d+(?:\.\d+)?)%", value.strip())
     if not match:
-        raise invalid(f"prosody pitch {value!r} is not x-low, low, medium, high, x-high or a relative percentage (+10%)")
+        raise InvalidSsml(f"prosody pitch {value!r} is not x-low, low, medium, high, x-high or a relative percentage (+10%)")
     percent = float(match.group(2)) * (1 if match.group(1) == "+" else -1)
     if not -33.3 <= percent <= 50:
-        raise invalid(f"prosody pitch {value!r} is outside -33.3% to +50%")
+        raise InvalidSsml(f"prosody pitch {value!r} is outside -33.3% to +50%")
     return 1 + percent / 100
 
 
@@ -269,13 +265,13 @@ def _volume(value: str) -> float:
         return _VOLUMES[value]
     match = re.fullmatch(r"([+-])(\d+(?:\.\d+)?)dB", value.strip())
     if not match:
-        raise invalid(f"prosody volume {value!r} is not silent, x-soft, soft, medium, loud, x-loud or +/-NdB")
+        raise InvalidSsml(f"prosody volume {value!r} is not silent, x-soft, soft, medium, loud, x-loud or +/-NdB")
     return float(match.group(2)) * (1 if match.group(1) == "+" else -1)
 
 
 def _check_xml(ssml: str) -> None:
     if re.search(r"<!DOCTYPE|<!ENTITY", ssml, re.I):
-        raise invalid("DOCTYPE declarations and entity definitions are not allowed")
+        raise InvalidSsml("DOCTYPE declarations and entity definitions are not allowed")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     checked = ssml
     if "xmlns:amazon" not in ssml:  # Polly accepts amazon: tags without declaring the prefix
@@ -283,9 +279,9 @@ def _check_xml(ssml: str) -> None:
     try:
         root = etree.fromstring(checked.encode("utf-8"), parser)
     except etree.XMLSyntaxError as error:
-        raise invalid(f"the document is not well-formed XML: {error}") from None
+        raise InvalidSsml(f"the document is not well-formed XML: {error}") from None
     if etree.QName(root).localname != "speak":
-        raise invalid(f"the root element must be <speak>, not <{root.tag}>")
+        raise InvalidSsml(f"the root element must be <speak>, not <{root.tag}>")
 
 
 def parse_ssml(ssml: str) -> list[Sentence]:
@@ -303,7 +299,7 @@ def parse_ssml(ssml: str) -> list[Sentence]:
                 (c, match.start(group) + i, match.start(group) + i + 1) for i, c in enumerate(raw)]
             if not stack:
                 if raw.strip():
-                    raise invalid("text outside <speak>")
+                    raise InvalidSsml("text outside <speak>")
                 continue
             if capture is not None:
                 capture["chars"].extend(chars)
@@ -316,7 +312,7 @@ def parse_ssml(ssml: str) -> list[Sentence]:
         attrs = {key: a or b for key, a, b in _ATTR.findall(match.group("attrs") or "")}
         if match.group("close"):
             if not stack or stack[-1][0] != name:
-                raise invalid(f"unexpected closing tag </{name}>")
+                raise InvalidSsml(f"unexpected closing tag </{name}>")
             tag, saved, state = stack.pop()
             if state.get("capture"):
                 _emit_capture(builder, tag, state, capture, prosody)
@@ -328,11 +324,11 @@ def parse_ssml(ssml: str) -> list[Sentence]:
             prosody = saved
             continue
         if name not in SUPPORTED_TAGS:
-            raise invalid(f"unsupported SSML tag <{name}>")
+            raise InvalidSsml(f"unsupported SSML tag <{name}>")
         if name == "speak" and stack:
-            raise invalid("<speak> may only be the root element")
+            raise InvalidSsml("<speak> may only be the root element")
         if capture is not None and name not in ("break", "mark"):
-            raise invalid(f"<{name}> is not allowed inside <{stack[-1][0]}>")
+            raise InvalidSsml(f"<{name}> is not allowed inside <{stack[-1][0]}>")
         saved = prosody
         state: dict = {}
         if name == "break":
@@ -341,23 +337,23 @@ def parse_ssml(ssml: str) -> list[Sentence]:
             else:
                 strength = attrs.get("strength", "medium")
                 if strength not in _STRENGTH_MS:
-                    raise invalid(f"break strength {strength!r} is not one of {', '.join(_STRENGTH_MS)}")
+                    raise InvalidSsml(f"break strength {strength!r} is not one of {', '.join(_STRENGTH_MS)}")
                 ms = _STRENGTH_MS[strength]
             builder.add(Pause(ms))
         elif name == "mark":
             if "name" not in attrs:
-                raise invalid("<mark> needs a name attribute")
+                raise InvalidSsml("<mark> needs a name attribute")
             builder.add(Mark(attrs["name"], builder.offsets(match.start()), builder.offsets(match.end())))
         elif name == "amazon:breath":
             duration, volume = attrs.get("duration", "medium"), attrs.get("volume", "medium")
             if duration not in _BREATH_MS or volume not in _BREATH_DB:
-                raise invalid("amazon:breath duration/volume must be x-short..x-long / x-soft..x-loud")
+                raise InvalidSsml("amazon:breath duration/volume must be x-short..x-long / x-soft..x-loud")
             builder.add(Breath(_BREATH_MS[duration], _BREATH_DB[volume]))
         elif name in ("s", "p"):
             builder.close_sentence()
         elif name == "prosody":
             if not attrs:
-                raise invalid("<prosody> needs a rate, pitch or volume attribute")
+                raise InvalidSsml("<prosody> needs a rate, pitch or volume attribute")
             prosody = replace(prosody,
                               rate=prosody.rate * _rate(attrs["rate"]) if "rate" in attrs else prosody.rate,
                               pitch=prosody.pitch * _pitch(attrs["pitch"]) if "pitch" in attrs else prosody.pitch,
@@ -367,16 +363,16 @@ def parse_ssml(ssml: str) -> list[Sentence]:
             effects = {"strong": (0.8, 1.08, 4.0), "moderate": (0.9, 1.04, 2.0), "reduced": (1.1, 0.97, -3.0),
                        "none": (1.0, 1.0, 0.0)}
             if level not in effects:
-                raise invalid(f"emphasis level {level!r} is not strong, moderate, reduced or none")
+                raise InvalidSsml(f"emphasis level {level!r} is not strong, moderate, reduced or none")
             r, p, v = effects[level]
             prosody = replace(prosody, rate=prosody.rate * r, pitch=prosody.pitch * p, volume_db=prosody.volume_db + v)
         elif name == "lang" and "xml:lang" in attrs:  # (xml:lang on <speak> is the voice's language: ignored)
             language = espeak_language(attrs["xml:lang"])
             if language is None:
-                raise invalid(f"xml:lang {attrs['xml:lang']!r} is not a supported language")
+                raise InvalidSsml(f"xml:lang {attrs['xml:lang']!r} is not a supported language")
             prosody = replace(prosody, language=language)
         elif name == "lang":
-            raise invalid("<lang> needs an xml:lang attribute")
+            raise InvalidSsml("<lang> needs an xml:lang attribute")
         elif name == "amazon:effect":
             effect = attrs.get("name")
             if effect == "whispered":
@@ -387,23 +383,23 @@ def parse_ssml(ssml: str) -> list[Sentence]:
                 if "vocal-tract-length" in attrs:
                     match_vtl = re.fullmatch(r"([+-]?\d+)%", attrs["vocal-tract-length"])
                     if not match_vtl:
-                        raise invalid("vocal-tract-length must be a percentage such as +10%")
+                        raise InvalidSsml("vocal-tract-length must be a percentage such as +10%")
                     prosody = replace(prosody, pitch=prosody.pitch / (1 + int(match_vtl.group(1)) / 100))
             else:
-                raise invalid(f"amazon:effect {attrs} is not supported (whispered, drc, phonation, vocal-tract-length)")
+                raise InvalidSsml(f"amazon:effect {attrs} is not supported (whispered, drc, phonation, vocal-tract-length)")
         elif name in ("say-as", "sub", "phoneme"):
             if name == "say-as" and "interpret-as" not in attrs:
-                raise invalid("<say-as> needs an interpret-as attribute")
+                raise InvalidSsml("<say-as> needs an interpret-as attribute")
             if name == "say-as" and attrs["interpret-as"] not in sayas.SUPPORTED:
-                raise invalid(f"say-as interpret-as {attrs['interpret-as']!r} is not supported "
+                raise InvalidSsml(f"say-as interpret-as {attrs['interpret-as']!r} is not supported "
                               f"({', '.join(sorted(sayas.SUPPORTED))})")
             if name == "sub" and "alias" not in attrs:
-                raise invalid("<sub> needs an alias attribute")
+                raise InvalidSsml("<sub> needs an alias attribute")
             if name == "phoneme":
                 if "ph" not in attrs:
-                    raise invalid("<phoneme> needs a ph attribute")
+                    raise InvalidSsml("<phoneme> needs a ph attribute")
                 if attrs.get("alphabet", "ipa") not in ("ipa", "x-sampa"):
-                    raise invalid(f"phoneme alphabet {attrs.get('alphabet')!r} is not ipa or x-sampa")
+                    raise InvalidSsml(f"phoneme alphabet {attrs.get('alphabet')!r} is not ipa or x-sampa")
             state = {"capture": True, "attrs": attrs}
             capture = {"chars": []}
         if match.group("empty"):
@@ -413,7 +409,7 @@ def parse_ssml(ssml: str) -> list[Sentence]:
             continue
         stack.append((name, saved, state))
     if stack:
-        raise invalid(f"<{stack[-1][0]}> is not closed")
+        raise InvalidSsml(f"<{stack[-1][0]}> is not closed")
     return builder.finish()
 
 
@@ -424,7 +420,7 @@ def _emit_capture(builder: _Builder, tag: str, state: dict, capture: dict, proso
     stripped = content.strip()
     if not stripped:
         if tag == "sub" and attrs.get("alias"):
-            raise invalid("<sub> has no text")
+            raise InvalidSsml("<sub> has no text")
         return
     lead = len(content) - len(content.lstrip())
     first, last = chars[lead], chars[lead + len(stripped) - 1]
@@ -437,7 +433,7 @@ def _emit_capture(builder: _Builder, tag: str, state: dict, capture: dict, proso
         try:
             spoken = sayas.expand(attrs["interpret-as"], stripped, attrs.get("format"), attrs.get("detail"))
         except ValueError as error:
-            raise invalid(f"say-as {attrs['interpret-as']}: {error}") from None
+            raise InvalidSsml(f"say-as {attrs['interpret-as']}: {error}") from None
         phonemes = None
     builder.word(spoken, stripped, first[1], last[2], prosody, phonemes, lexicon_ok=False)
 

@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from services.gateway.context import RequestContext
-from services.gateway.errors import ServiceError
-from services.gateway.jobs import COMPLETED, FAILED, IN_PROGRESS, STOP_REQUESTED, STOPPED, SUBMITTED, Job, JobRun, job_kind
+from services.gateway.context import Principal, RequestContext
+from services.gateway.jobs import COMPLETED, FAILED, IN_PROGRESS, STOP_REQUESTED, STOPPED, SUBMITTED, Job, JobRun
+from services.gateway.kit.jobs import Submission, in_statuses, reverse_statuses, stored_form
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
-from services.polly.encode import CONTENT_TYPES, EXTENSIONS
+from services.polly import lexicons, speech
+from services.polly.encode import CONTENT_TYPES, EXTENSIONS, Resampler, StreamEncoder
+from services.polly.errors import InvalidS3Bucket, SynthesisTaskNotFound
+from services.polly.synth import NATIVE_RATE, render
 
 KIND = "polly.synthesis-task"
 QUEUE = "polly"
@@ -26,33 +29,35 @@ SENTENCES_PER_STEP = 12
 
 _STATUS = {SUBMITTED: "scheduled", IN_PROGRESS: "inProgress", STOP_REQUESTED: "inProgress", COMPLETED: "completed",
            FAILED: "failed", STOPPED: "failed"}
-_FILTER = {"scheduled": SUBMITTED, "inProgress": IN_PROGRESS, "completed": COMPLETED, "failed": FAILED}
+_BY_STATUS = reverse_statuses(_STATUS)  # Polly status -> the job states it covers
 
 
-def output_key(job: Job) -> str:
-    request = job.request
-    return f"{request.get('OutputS3KeyPrefix', '')}{job.job_id}.{EXTENSIONS[request['OutputFormat']]}"
+def output_key(request: dict, task_id: str) -> str:
+    return f"{request.get('OutputS3KeyPrefix', '')}{task_id}.{EXTENSIONS[request['OutputFormat']]}"
 
 
-def start(ctx: RequestContext, request: dict, plan_) -> dict:
-    from services.polly import lexicons
+def task_not_found(task_id: str) -> SynthesisTaskNotFound:
+    return SynthesisTaskNotFound(f"Synthesis task {task_id} not found.")
 
-    stored = orjson.loads(orjson.dumps(request))
-    # Snapshot the lexicons: the task speaks with them as they were when it was accepted.
-    stored["_lexicons"] = [lexicons.get(ctx.account_id, ctx.region, name).content for name in plan_.lexicon_names]
-    stored["_billed"] = plan_.billed
-    stored["_sample_rate"] = plan_.sample_rate
-    stored["_engine"] = plan_.engine
-    job = runtime().jobs.submit(ctx.principal, KIND, stored)
-    return task_dict(job)
+
+def accept(ctx: RequestContext, request: dict) -> Submission:
+    """StartSpeechSynthesisTask's checks (SSML and lexicon errors now, not in the task); the details keep what the
+    task needs as it was when accepted: the lexicons' contents, billed characters, sample rate and engine."""
+    plan_ = speech.plan(request, MAX_BILLED_CHARS, MAX_TOTAL_CHARS)
+    speech.prepare(plan_, ctx)
+    details = {"lexicons": lexicons.snapshot(ctx, plan_.lexicon_names), "billed": plan_.billed,
+               "sample_rate": plan_.sample_rate, "engine": plan_.engine}
+    return Submission(request=stored_form(request), details=details)
 
 
 def task_dict(job: Job) -> dict:
-    request = job.request
+    """The SynthesisTask shape."""
+    request, details = job.request, job.details or {}
     task = {
-        "Engine": request["_engine"], "TaskId": job.job_id, "TaskStatus": _STATUS.get(job.status, "failed"),
-        "OutputUri": f"https://s3.{job.region}.amazonaws.com/{request['OutputS3BucketName']}/{output_key(job)}",
-        "CreationTime": job.time("created_at"), "RequestCharacters": request["_billed"],
+        "Engine": details["engine"], "TaskId": job.job_id, "TaskStatus": _STATUS.get(job.status, "failed"),
+        "OutputUri": f"https://s3.{job.region}.amazonaws.com/{request['OutputS3BucketName']}/"
+                     f"{output_key(request, job.job_id)}",
+        "CreationTime": job.time("created_at"), "RequestCharacters": details["billed"],
         "OutputFormat": request["OutputFormat"], "TextType": request.get("TextType", "text"),
         "VoiceId": request["VoiceId"],
     }
@@ -64,24 +69,18 @@ def task_dict(job: Job) -> dict:
         if request.get(key):
             task[key] = request[key]
     if request["OutputFormat"] != "json":
-        task["SampleRate"] = str(request["_sample_rate"])
+        task["SampleRate"] = str(details["sample_rate"])
     return task
 
 
-def describe(ctx: RequestContext, task_id: str) -> dict:
-    job = runtime().jobs.store.get(ctx.principal, KIND, task_id)
-    if job is None:
-        raise ServiceError("SynthesisTaskNotFoundException", f"Synthesis task {task_id} not found.")
-    return task_dict(job)
+def started(ctx: RequestContext, job: Job) -> dict:
+    return {"SynthesisTask": task_dict(job)}
 
 
-def list_tasks(ctx: RequestContext, status: str | None, token: str | None, max_results: int):
-    try:
-        jobs, next_token = runtime().jobs.store.list(ctx.principal, KIND, status=_FILTER.get(status) if status else None,
-                                                     next_token=token, max_results=max_results)
-    except ServiceError:
-        raise ServiceError("InvalidNextTokenException", "The NextToken is invalid.") from None
-    return [task_dict(job) for job in jobs], next_token
+def list_where(request: dict) -> list:
+    """ListSpeechSynthesisTasks' Status filter."""
+    status = request.get("Status")
+    return in_statuses(_BY_STATUS.get(status, [])) if status else []
 
 
 def _work_dir(job_id: str) -> Path:
@@ -90,27 +89,21 @@ def _work_dir(job_id: str) -> Path:
     return folder
 
 
-def _context(run_request: dict, account_id: str, region: str):
-    from services.polly import lexicons, provider
-
-    plan_ = provider.plan(run_request, MAX_BILLED_CHARS, MAX_TOTAL_CHARS)
-    entries = [lexicons.parse_pls(content)[2] for content in run_request.get("_lexicons", [])]
-    sentences = provider.prepare(plan_, account_id, region, entries)
+def _context(request: dict, details: dict, principal: Principal):
+    plan_ = speech.plan(request, MAX_BILLED_CHARS, MAX_TOTAL_CHARS)
+    sentences = speech.prepare(plan_, principal, lexicons.entries_of(details.get("lexicons", [])))
     return plan_, sentences
 
 
-def _count_sentences(request: dict, account_id: str, region: str) -> int:
-    return len(_context(request, account_id, region)[1])
+def _count_sentences(request: dict, details: dict, account_id: str, region: str) -> int:
+    return len(_context(request, details, Principal(account_id, region))[1])
 
 
-def _synthesize_part(job_id: str, request: dict, account_id: str, region: str, first: int, last: int,
+def _synthesize_part(job_id: str, request: dict, details: dict, account_id: str, region: str, first: int, last: int,
                      start_samples: int) -> int:
     """Sentences [first, last) -> part file; returns the samples (native rate) after this part."""
-    from services.polly import provider
-    from services.polly.synth import render
-
-    plan_, sentences = _context(request, account_id, region)
-    backend = provider.backend(plan_)
+    plan_, sentences = _context(request, details, Principal(account_id, region))
+    backend = speech.backend(plan_)
     folder = _work_dir(job_id)
     elapsed = start_samples
     audio_parts, mark_lines = [], []
@@ -128,24 +121,21 @@ def _synthesize_part(job_id: str, request: dict, account_id: str, region: str, f
     return elapsed
 
 
-def _assemble(job_id: str, request: dict, account_id: str, region: str, uri: str,
+def _assemble(job_id: str, request: dict, details: dict, account_id: str, region: str, uri: str,
               parts: list[tuple[int, int, int]]) -> int:
-    from services.polly.encode import Resampler, StreamEncoder
-    from services.polly.synth import NATIVE_RATE
-
     folder = _work_dir(job_id)
     output_format = request["OutputFormat"]
     suffix = ".jsonl" if output_format == "json" else ".pcm"
     for first, last, start_samples in parts:
         # A part file is missing when the task resumed on another machine (or data folder): say it again.
         if not (folder / f"part-{first:07d}{suffix}").exists():
-            _synthesize_part(job_id, request, account_id, region, first, last, start_samples)
+            _synthesize_part(job_id, request, details, account_id, region, first, last, start_samples)
     chunks: list[bytes] = []
     if output_format == "json":
         for path in sorted(folder.glob("part-*.jsonl")):
             chunks.append(path.read_bytes())
     else:
-        rate = int(request["_sample_rate"])
+        rate = int(details["sample_rate"])
         resampler, encoder = Resampler(NATIVE_RATE, rate), StreamEncoder(output_format, rate)
         for path in sorted(folder.glob("part-*.pcm")):
             pcm = np.frombuffer(path.read_bytes(), dtype=np.int16).astype(np.float32) / 32767
@@ -156,25 +146,24 @@ def _assemble(job_id: str, request: dict, account_id: str, region: str, uri: str
     try:
         runtime().blobs.write(uri, data, account_id, content_type=CONTENT_TYPES[output_format])
     except BlobError as error:
-        raise ServiceError("InvalidS3BucketException", f"Could not write the output to {uri}: {error}") from None
+        raise InvalidS3Bucket(f"Could not write the output to {uri}: {error}") from None
     shutil.rmtree(folder, ignore_errors=True)
     return len(data)
 
 
-@job_kind(KIND, QUEUE)
 def run_synthesis_task(run: JobRun) -> dict:
-    request = run.request
+    """The task's work: count the sentences, say them in checkpointed parts, encode the parts into the output."""
+    request, details = run.request, run.details
     account_id, region = run.principal.account_id, run.principal.region
-    total = run.step(_count_sentences, request, account_id, region, name="polly.count")
+    total = run.step(_count_sentences, request, details, account_id, region, name="polly.count")
     elapsed = 0
     parts = []  # (first sentence, end sentence, samples before the part)
     for first in range(0, total, SENTENCES_PER_STEP):
         last = min(total, first + SENTENCES_PER_STEP)
         parts.append((first, last, elapsed))
-        elapsed = run.step(_synthesize_part, run.job_id, request, account_id, region, first, last, elapsed,
+        elapsed = run.step(_synthesize_part, run.job_id, request, details, account_id, region, first, last, elapsed,
                            name="polly.synthesize")
         run.progress(last, total + 1)
-    job = runtime().jobs.store.load(run.job_id)
-    uri = f"s3://{request['OutputS3BucketName']}/{output_key(job)}"
-    size = run.step(_assemble, run.job_id, request, account_id, region, uri, parts, name="polly.assemble")
+    uri = f"s3://{request['OutputS3BucketName']}/{output_key(request, run.job_id)}"
+    size = run.step(_assemble, run.job_id, request, details, account_id, region, uri, parts, name="polly.assemble")
     return {"OutputUri": uri, "Bytes": size, "Sentences": total, "Seconds": round(elapsed / 22050, 3)}

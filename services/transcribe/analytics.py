@@ -8,19 +8,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
+
 from services.gateway.context import Principal
-from services.gateway.jobs import JobRun, job_kind
+from services.gateway.jobs import JobRun
 from services.gateway.runtime import runtime
+from services.transcribe.errors import BadRequest
 from services.transcribe.jobs import (
-    QUEUE,
     DEFAULT_BUCKET,
-    failure,
     output_uri,
     pii_detector,
     recognize,
+    vocabulary_and_filter,
     write_output,
 )
-from services.transcribe.resources import CallCategory, filter_of, list_rows, ready_vocabulary
+from services.transcribe.resources import CATEGORIES, CallCategory
 from services.transcribe.transcript import Token, apply_filter, join_text, redact
 
 CALL_ANALYTICS = "transcribe.call-analytics"
@@ -281,8 +283,6 @@ def analyse(principal: Principal, name: str, request: dict, recognized: dict, fi
         "Categories": match_categories(categories, turns, chars, duration),
         "ConversationCharacteristics": chars,
     }
-    import orjson
-
     bucket, key = output_location(request, name)
     write_output(principal.account_id, bucket, key, orjson.dumps(document), "application/json")
     uri = output_uri({"OutputBucketName": None if bucket == DEFAULT_BUCKET else bucket}, bucket, key,
@@ -294,8 +294,8 @@ def analyse(principal: Principal, name: str, request: dict, recognized: dict, fi
     return result
 
 
-@job_kind(CALL_ANALYTICS, QUEUE)
 def run_call_analytics(run: JobRun) -> dict:
+    """A call analytics job's work (registered as the runner of the call analytics JobApi)."""
     request = run.request
     settings = request.get("Settings") or {}
     options = settings.get("LanguageOptions") or []
@@ -307,18 +307,12 @@ def run_call_analytics(run: JobRun) -> dict:
         asr_request.update(IdentifyLanguage=True, LanguageOptions=options)
     else:
         asr_request["LanguageCode"] = "en-US"
-    vocabulary = None
-    if settings.get("VocabularyName"):
-        import dataclasses
-
-        vocabulary = [dataclasses.asdict(e) for e in ready_vocabulary(run.principal, settings["VocabularyName"])]
-    filter_words = filter_of(run.principal, settings["VocabularyFilterName"]) \
-        if settings.get("VocabularyFilterName") else None
+    vocabulary, filter_words = vocabulary_and_filter(run.principal, settings)
     categories = [{"CategoryName": row.name, "Rules": row.rules}
-                  for row in list_rows(CallCategory, run.principal) if row.input_type == "POST_CALL"]
+                  for row in CATEGORIES.list(run.principal, CallCategory.input_type == "POST_CALL")]
     recognized = run.step(recognize, run.principal.account_id, asr_request, vocabulary, name="recognize")
     if not recognized["tokens"]:
-        raise failure("The media file holds no speech that could be transcribed.")
+        raise BadRequest("The media file holds no speech that could be transcribed.")
     run.progress(1, 2)
     return run.step(analyse, run.principal, run.name, request, recognized, filter_words, categories,
                     name="analyse")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import urllib.parse
 from typing import Any
 
@@ -18,11 +17,11 @@ import orjson
 
 from models.audio import AudioDecodeError, decode, matches_format
 from services.gateway.context import Principal
-from services.gateway.errors import ServiceError
-from services.gateway.jobs import JobRun, job_kind
+from services.gateway.jobs import JobRun
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobAccessDenied, BlobError, BlobNotFound, BlobTooLarge
 from services.transcribe import languages
+from services.transcribe.errors import BadRequest
 from services.transcribe.resources import filter_of, ready_vocabulary
 from services.transcribe.transcript import (
     Token,
@@ -47,21 +46,16 @@ MIN_MEDIA_SECONDS = 0.5
 
 
 def engine_name() -> str:
-    return os.environ.get("AIGATE_TRANSCRIBE_ENGINE", "whisper-base")
-
-
-def failure(message: str) -> ServiceError:
-    return ServiceError("BadRequestException", message)
+    return runtime().settings.transcribe_engine
 
 
 # ---------------------------------------------------------------- output locations
 
 
 def public_base_url() -> str:
-    configured = os.environ.get("AIGATE_PUBLIC_URL")
-    if configured:
-        return configured.rstrip("/")
     settings = runtime().settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     return f"http://{host}:{settings.port}"
 
@@ -111,8 +105,8 @@ def write_output(account_id: str, bucket: str, key: str, data: bytes, content_ty
     try:
         runtime().blobs.write(f"s3://{bucket}/{key}", data, account_id, content_type=content_type)
     except BlobError as error:
-        raise failure(f"The output bucket {bucket} can't be written to. Make sure that the bucket exists and "
-                      f"that you have write permission ({error.message})") from None
+        raise BadRequest(f"The output bucket {bucket} can't be written to. Make sure that the bucket exists and "
+                         f"that you have write permission ({error.message})") from None
 
 
 # ---------------------------------------------------------------- reading media
@@ -122,16 +116,16 @@ def read_media(account_id: str, uri: str) -> bytes:
     try:
         return runtime().blobs.read(uri, account_id, max_bytes=MAX_MEDIA_BYTES)
     except BlobNotFound:
-        raise failure("The requested media file couldn't be found. Make sure that the MediaFileUri is correct "
-                      "and try your request again.") from None
+        raise BadRequest("The requested media file couldn't be found. Make sure that the MediaFileUri is correct "
+                         "and try your request again.") from None
     except BlobTooLarge:
-        raise failure("Invalid file size: file size too large. Maximum audio file size is 2GB. Modify your "
-                      "request and try again.") from None
+        raise BadRequest("Invalid file size: file size too large. Maximum audio file size is 2GB. Modify your "
+                         "request and try again.") from None
     except BlobAccessDenied:
-        raise failure("The S3 URI that you provided can't be accessed. Make sure that you have read permission "
-                      "and try your request again.") from None
+        raise BadRequest("The S3 URI that you provided can't be accessed. Make sure that you have read permission "
+                         "and try your request again.") from None
     except BlobError as error:
-        raise failure(f"The media file URI is invalid: {error.message}") from None
+        raise BadRequest(f"The media file URI is invalid: {error.message}") from None
 
 
 def load_audio(account_id: str, request: dict, keep_channels: bool):
@@ -140,24 +134,24 @@ def load_audio(account_id: str, request: dict, keep_channels: bool):
         audio = decode(data, max_seconds=MAX_MEDIA_SECONDS, keep_channels=keep_channels)
     except AudioDecodeError as error:
         if not data or "no samples" in str(error):
-            raise failure("Invalid file size: file size too small. Minimum audio duration is 0.500000 "
-                          "milliseconds. Modify your request and try again.") from None
+            raise BadRequest("Invalid file size: file size too small. Minimum audio duration is 0.500000 "
+                             "milliseconds. Modify your request and try again.") from None
         if "longer than" in str(error):
-            raise failure("Invalid file duration. Maximum audio duration is 14400.000000 seconds. Modify your "
-                          "request and try again.") from None
-        raise failure(f"Failed to parse audio file. The media file isn't a valid audio or video file ({error}).") \
-            from None
+            raise BadRequest("Invalid file duration. Maximum audio duration is 14400.000000 seconds. Modify your "
+                             "request and try again.") from None
+        raise BadRequest(f"Failed to parse audio file. The media file isn't a valid audio or video file "
+                         f"({error}).") from None
     media_format = request.get("MediaFormat")
     if media_format and not matches_format(audio.container, media_format):
-        raise failure("The media format that you specified doesn't match the detected media format. Check the "
-                      "media format and try your request again.")
+        raise BadRequest("The media format that you specified doesn't match the detected media format. Check the "
+                         "media format and try your request again.")
     rate = request.get("MediaSampleRateHertz")
     if rate and audio.source_rate and rate != audio.source_rate:
-        raise failure(f"The specified sample rate {rate} doesn't match the detected sample rate "
-                      f"{audio.source_rate} of the media file. Check the sample rate and try your request again.")
+        raise BadRequest(f"The specified sample rate {rate} doesn't match the detected sample rate "
+                         f"{audio.source_rate} of the media file. Check the sample rate and try your request again.")
     if audio.duration < MIN_MEDIA_SECONDS:
-        raise failure("Invalid file size: file size too small. Minimum audio duration is 0.500000 milliseconds. "
-                      "Modify your request and try again.")
+        raise BadRequest("Invalid file size: file size too small. Minimum audio duration is 0.500000 milliseconds. "
+                         "Modify your request and try again.")
     return audio
 
 
@@ -377,15 +371,20 @@ def write_outputs(principal: Principal, name: str, request: dict, recognized: di
     return result
 
 
-@job_kind(TRANSCRIPTION, QUEUE)
-def run_transcription(run: JobRun) -> dict:
-    request = run.request
-    settings = request.get("Settings") or {}
+def vocabulary_and_filter(principal: Principal, settings: dict) -> tuple[list[dict] | None, list[str] | None]:
+    """The entries of the vocabulary and the words of the filter a job's Settings name (None where none is)."""
     vocabulary = None
     if settings.get("VocabularyName"):
-        vocabulary = [dataclasses.asdict(e) for e in ready_vocabulary(run.principal, settings["VocabularyName"])]
-    filter_words = filter_of(run.principal, settings["VocabularyFilterName"]) \
+        vocabulary = [dataclasses.asdict(e) for e in ready_vocabulary(principal, settings["VocabularyName"])]
+    filter_words = filter_of(principal, settings["VocabularyFilterName"]) \
         if settings.get("VocabularyFilterName") else None
+    return vocabulary, filter_words
+
+
+def run_transcription(run: JobRun) -> dict:
+    """A transcription job's work (registered as the runner of the transcription JobApi)."""
+    request = run.request
+    vocabulary, filter_words = vocabulary_and_filter(run.principal, request.get("Settings") or {})
     recognized = run.step(recognize, run.principal.account_id, request, vocabulary, name="recognize")
     run.progress(1, 2)
     return run.step(write_outputs, run.principal, run.name, request, recognized, filter_words, name="write-outputs")

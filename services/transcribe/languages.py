@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from services.gateway.errors import ServiceError
+from services.transcribe.errors import BadRequest
 
 # The AWS code reported for a language Whisper identified, when the caller gave no LanguageOptions.
 PREFERRED = {
@@ -52,6 +52,11 @@ WHISPER_LANGUAGES = frozenset(
 )
 
 
-def unsupported(code: str) -> ServiceError:
-    return ServiceError("BadRequestException",
-                        f"The language code {code} isn't supported by the speech model of this gateway.")
+def unsupported(code: str) -> BadRequest:
+    return BadRequest(f"The language code {code} isn't supported by the speech model of this gateway.")
+
+
+def check_supported(code: str) -> None:
+    """BadRequestException for a language code the speech model doesn't have."""
+    if not whisper_supports(code):
+        raise unsupported(code)

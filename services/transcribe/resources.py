@@ -1,43 +1,36 @@
 """Transcribe's own resources in SQL, scoped by account and region: custom vocabularies, vocabulary filters and
-call analytics categories."""
+call analytics categories (tables and their ResourceTable declarations), the vocabulary and filter contents, and
+the one Paging of Transcribe's List* operations."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from dataclasses import replace
 
-from sqlalchemy import JSON, DateTime, String, Text, select
+from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.context import Principal
 from services.gateway.db import Base
-from services.gateway.errors import ServiceError
+from services.gateway.kit.paging import Paging
+from services.gateway.kit.resources import ResourceTable, Scoped
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
+from services.transcribe.errors import BadRequest, Conflict, NotFound
 from services.transcribe.transcript import VocabularyEntry
 
 MAX_PHRASE_CHARS = 256
 MAX_VOCABULARY_BYTES = 50 * 1024  # AWS: a custom vocabulary file can't exceed 50 KB
 MAX_FILTER_WORDS_BYTES = 50 * 1024
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+PAGING = Paging("transcribe", invalid_token=lambda token: BadRequest("The NextToken is not valid."),
+                default_limit=100)
 
 
-class _Scoped:
-    account_id: Mapped[str] = mapped_column(String(12), primary_key=True)
-    region: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-
-
-class Vocabulary(_Scoped, Base):
+class Vocabulary(Scoped, Base):
     __tablename__ = "transcribe_vocabularies"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
     language_code: Mapped[str] = mapped_column(String(16))
     entries: Mapped[list] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16))
@@ -49,28 +42,53 @@ class Vocabulary(_Scoped, Base):
         return [VocabularyEntry(**entry) for entry in self.entries]
 
 
-class VocabularyFilter(_Scoped, Base):
+class VocabularyFilter(Scoped, Base):
     __tablename__ = "transcribe_vocabulary_filters"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
     language_code: Mapped[str] = mapped_column(String(16))
     words: Mapped[list] = mapped_column(JSON)
     source_uri: Mapped[str | None] = mapped_column(Text)
     modified_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class CallCategory(_Scoped, Base):
+class CallCategory(Scoped, Base):
     __tablename__ = "transcribe_call_categories"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
     rules: Mapped[list] = mapped_column(JSON)
     input_type: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     modified_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-def bad_request(message: str) -> ServiceError:
-    return ServiceError("BadRequestException", message)
+VOCABULARIES = ResourceTable(
+    Vocabulary, key="name",
+    not_found=lambda name: NotFound("The requested vocabulary couldn't be found. Check the vocabulary name and try "
+                                    "your request again."),
+    conflict=lambda name: Conflict("The requested vocabulary name already exists. Use a different vocabulary name."))
+# UpdateVocabulary answers a missing vocabulary with BadRequestException.
+VOCABULARIES_TO_UPDATE = replace(VOCABULARIES, not_found=lambda name: BadRequest(
+    "The requested vocabulary couldn't be found. Check the vocabulary name and try your request again."))
+# A job's Settings naming a vocabulary or filter that isn't there is a bad request (the job is not started).
+VOCABULARIES_USED = replace(VOCABULARIES, not_found=lambda name: BadRequest(
+    f"The requested vocabulary {name} couldn't be found. Check the vocabulary name and try your request again."))
+
+VOCABULARY_FILTERS = ResourceTable(
+    VocabularyFilter, key="name",
+    not_found=lambda name: NotFound("The requested vocabulary filter couldn't be found."),
+    conflict=lambda name: Conflict("The requested vocabulary filter name already exists. Use a different name."))
+VOCABULARY_FILTERS_USED = replace(VOCABULARY_FILTERS, not_found=lambda name: BadRequest(
+    f"The requested vocabulary filter {name} couldn't be found. Check the vocabulary filter name and try your "
+    f"request again."))
+
+CATEGORIES = ResourceTable(
+    CallCategory, key="name",
+    not_found=lambda name: NotFound("The requested category couldn't be found."),
+    conflict=lambda name: Conflict("The requested category name already exists. Use a different name."))
 
 
-def not_found(message: str) -> ServiceError:
-    return ServiceError("NotFoundException", message)
+def name_contains(model: type, text: str | None) -> list:
+    """List* NameContains: a case-insensitive substring of the name."""
+    return [model.name.icontains(text, autoescape=True)] if text else []
 
 
 # ---------------------------------------------------------------- vocabulary content
@@ -80,10 +98,10 @@ _PHRASE_RE = re.compile(r"^[\w'.\- ]+$", re.UNICODE)
 
 def _check_phrase(phrase: str) -> None:
     if not phrase or len(phrase) > MAX_PHRASE_CHARS:
-        raise bad_request(f"The vocabulary phrase {phrase[:60]!r} must be 1 to {MAX_PHRASE_CHARS} characters.")
+        raise BadRequest(f"The vocabulary phrase {phrase[:60]!r} must be 1 to {MAX_PHRASE_CHARS} characters.")
     if not _PHRASE_RE.match(phrase):
-        raise bad_request(f"Invalid vocabulary phrase {phrase[:60]!r}: use letters, digits, apostrophes, periods "
-                          f"and hyphens only.")
+        raise BadRequest(f"Invalid vocabulary phrase {phrase[:60]!r}: use letters, digits, apostrophes, periods "
+                       f"and hyphens only.")
 
 
 def parse_vocabulary_file(text: str) -> list[VocabularyEntry]:
@@ -91,22 +109,22 @@ def parse_vocabulary_file(text: str) -> list[VocabularyEntry]:
     list (one phrase per line)."""
     lines = [line.rstrip("\r") for line in text.splitlines() if line.strip()]
     if not lines:
-        raise bad_request("The vocabulary file is empty.")
+        raise BadRequest("The vocabulary file is empty.")
     header = [cell.strip() for cell in lines[0].split("\t")]
     if header and header[0] == "Phrase":
         known = {"Phrase", "SoundsLike", "IPA", "DisplayAs"}
         if not set(header) <= known:
-            raise bad_request(f"Invalid vocabulary table header {lines[0][:80]!r}: columns are Phrase, SoundsLike, "
-                              f"IPA and DisplayAs.")
+            raise BadRequest(f"Invalid vocabulary table header {lines[0][:80]!r}: columns are Phrase, SoundsLike, "
+                           f"IPA and DisplayAs.")
         entries = []
         for number, line in enumerate(lines[1:], start=2):
             cells = [cell.strip() for cell in line.split("\t")]
             row = {name: (cells[i] if i < len(cells) and cells[i] else None) for i, name in enumerate(header)}
             if not row.get("Phrase"):
-                raise bad_request(f"Line {number} of the vocabulary table has no Phrase.")
+                raise BadRequest(f"Line {number} of the vocabulary table has no Phrase.")
             _check_phrase(row["Phrase"])
             if row.get("SoundsLike") and row.get("IPA"):
-                raise bad_request(f"Line {number}: a vocabulary entry can't have both SoundsLike and IPA.")
+                raise BadRequest(f"Line {number}: a vocabulary entry can't have both SoundsLike and IPA.")
             entries.append(VocabularyEntry(row["Phrase"], row.get("SoundsLike"), row.get("IPA"),
                                            row.get("DisplayAs")))
         return entries
@@ -125,75 +143,51 @@ def _read_text(principal: Principal, uri: str, limit: int) -> str:
     try:
         data = runtime().blobs.read(uri, principal.account_id, max_bytes=limit)
     except BlobError as error:
-        raise bad_request(f"The vocabulary file at {error.uri or uri} can't be read: {error.message}") from None
+        raise BadRequest(f"The vocabulary file at {error.uri or uri} can't be read: {error.message}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise bad_request("The vocabulary file must be UTF-8 text.") from None
+        raise BadRequest("The vocabulary file must be UTF-8 text.") from None
 
 
 def vocabulary_entries(principal: Principal, request: dict) -> tuple[list[VocabularyEntry], str | None]:
     phrases, uri = request.get("Phrases"), request.get("VocabularyFileUri")
     if (phrases is None) == (uri is None):
-        raise bad_request("Specify either Phrases or VocabularyFileUri, not both and not neither.")
+        raise BadRequest("Specify either Phrases or VocabularyFileUri, not both and not neither.")
     if uri is not None:
         return parse_vocabulary_file(_read_text(principal, uri, MAX_VOCABULARY_BYTES)), uri
     if not phrases:
-        raise bad_request("Phrases must hold at least one phrase.")
+        raise BadRequest("Phrases must hold at least one phrase.")
     return phrases_to_entries(phrases), None
 
 
 def filter_words(principal: Principal, request: dict) -> tuple[list[str], str | None]:
     words, uri = request.get("Words"), request.get("VocabularyFilterFileUri")
     if (words is None) == (uri is None):
-        raise bad_request("Specify either Words or VocabularyFilterFileUri, not both and not neither.")
+        raise BadRequest("Specify either Words or VocabularyFilterFileUri, not both and not neither.")
     if uri is not None:
         words = [line.strip() for line in _read_text(principal, uri, MAX_FILTER_WORDS_BYTES).splitlines()
                  if line.strip()]
         if not words:
-            raise bad_request("The vocabulary filter file is empty.")
+            raise BadRequest("The vocabulary filter file is empty.")
         return words, uri
     if not words:
-        raise bad_request("Words must hold at least one word.")
+        raise BadRequest("Words must hold at least one word.")
     for word in words:
         if not re.match(r"^[\w'\-]+$", word):
-            raise bad_request(f"Invalid vocabulary filter word {word[:60]!r}: one word per entry, letters only.")
+            raise BadRequest(f"Invalid vocabulary filter word {word[:60]!r}: one word per entry, letters only.")
     return list(words), None
 
 
 # ---------------------------------------------------------------- lookups
 
 
-def get_row(model: type, principal: Principal, name: str):
-    with runtime().db.session() as session:
-        return session.get(model, (principal.account_id, principal.region, name))
-
-
-def list_rows(model: type, principal: Principal, contains: str | None = None,
-              state: str | None = None) -> list[Any]:
-    query = select(model).where(model.account_id == principal.account_id, model.region == principal.region)
-    with runtime().db.session() as session:
-        rows = list(session.scalars(query.order_by(model.name)))
-    if contains:
-        rows = [row for row in rows if contains.lower() in row.name.lower()]
-    if state:
-        rows = [row for row in rows if getattr(row, "state", None) == state]
-    return rows
-
-
 def ready_vocabulary(principal: Principal, name: str) -> list[VocabularyEntry]:
-    row = get_row(Vocabulary, principal, name)
-    if row is None:
-        raise bad_request(f"The requested vocabulary {name} couldn't be found. Check the vocabulary name and try "
-                          f"your request again.")
+    row = VOCABULARIES_USED.get(principal, name)
     if row.state != "READY":
-        raise bad_request(f"The vocabulary {name} is not ready (state {row.state}).")
+        raise BadRequest(f"The vocabulary {name} is not ready (state {row.state}).")
     return row.entry_objects()
 
 
 def filter_of(principal: Principal, name: str) -> list[str]:
-    row = get_row(VocabularyFilter, principal, name)
-    if row is None:
-        raise bad_request(f"The requested vocabulary filter {name} couldn't be found. Check the vocabulary filter "
-                          f"name and try your request again.")
-    return list(row.words)
+    return list(VOCABULARY_FILTERS_USED.get(principal, name).words)

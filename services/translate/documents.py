@@ -9,7 +9,7 @@ import re
 from html.parser import HTMLParser
 from typing import Callable
 
-from services.gateway.errors import ServiceError
+from services.translate.errors import InvalidRequest
 
 PLAIN = "text/plain"
 HTML = "text/html"
@@ -21,16 +21,23 @@ _SKIP = {"script", "style", "code", "pre", "noscript", "template"}
 Translator = Callable[[list[str]], list[str]]
 
 
-def unsupported_type(content_type: str) -> ServiceError:
-    return ServiceError("InvalidRequestException",
-                        f"Content type {content_type} is not supported; use one of {', '.join(CONTENT_TYPES)}.")
+class UnsupportedType(InvalidRequest):
+    """A document content type other than CONTENT_TYPES."""
+
+    def __init__(self, content_type: str):
+        super().__init__(f"Content type {content_type} is not supported; use one of {', '.join(CONTENT_TYPES)}.")
+
+
+def check_content_type(content_type: str) -> None:
+    if content_type.split(";")[0].strip().lower() not in CONTENT_TYPES:
+        raise UnsupportedType(content_type)
 
 
 def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ServiceError("InvalidRequestException", "The document is not valid UTF-8 text.") from None
+        raise InvalidRequest("The document is not valid UTF-8 text.") from None
 
 
 class _Splitter(HTMLParser):
@@ -211,8 +218,7 @@ def translate_docx(data: bytes, translate: Translator) -> bytes:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, OSError, Exception) as error:
-        raise ServiceError("InvalidRequestException",
-                           f"The document is not a valid .docx file ({type(error).__name__}).") from None
+        raise InvalidRequest(f"The document is not a valid .docx file ({type(error).__name__}).") from None
     paragraphs, seen = [], set()
     for paragraph in _docx_paragraphs(document):
         if id(paragraph._p) in seen or not paragraph.text.strip():
@@ -241,7 +247,7 @@ def translate_document(content: bytes, content_type: str, translate: Translator)
         return translate_html(decode_text(content), translate).encode("utf-8")
     if base_type == DOCX:
         return translate_docx(content, translate)
-    raise unsupported_type(content_type)
+    raise UnsupportedType(content_type)
 
 
 def document_sample(content: bytes, content_type: str) -> str:
@@ -253,8 +259,7 @@ def document_sample(content: bytes, content_type: str) -> str:
         try:
             document = docx.Document(io.BytesIO(content))
         except Exception as error:
-            raise ServiceError("InvalidRequestException",
-                               f"The document is not a valid .docx file ({type(error).__name__}).") from None
+            raise InvalidRequest(f"The document is not a valid .docx file ({type(error).__name__}).") from None
         return "\n".join(p.text for p in document.paragraphs)[:5000]
     text = decode_text(content)
     if base_type == HTML:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from services.gateway.errors import ServiceError
 from services.gateway.runtime import runtime
+from services.translate.errors import ServiceUnavailable, UnsupportedLanguagePair
 from services.translate.languages import normalize
 
 log = logging.getLogger("aigate.translate")
@@ -75,7 +76,7 @@ class Router:
             first, second = self.direct(source, PIVOT), self.direct(PIVOT, target)
             if first and second:
                 return [Step(first, source, PIVOT), Step(second, PIVOT, target)]
-        raise unsupported_pair(source, target)
+        raise UnsupportedPair(source, target)
 
     def languages(self) -> set[str]:
         """Every language some route reaches (as source or target)."""
@@ -96,11 +97,12 @@ class Router:
 ROUTER = Router()
 
 
-def unsupported_pair(source: str, target: str) -> ServiceError:
-    error = ServiceError("UnsupportedLanguagePairException",
-                         f"Unsupported language pair: {source} to {target}. ListLanguages shows the languages "
+class UnsupportedPair(UnsupportedLanguagePair):
+    """No engine route from `source` to `target`."""
+
+    def __init__(self, source: str, target: str):
+        super().__init__(f"Unsupported language pair: {source} to {target}. ListLanguages shows the languages "
                          f"this gateway's engines translate.")
-    return error
 
 
 def split_sentences(text: str) -> list[str]:
@@ -155,9 +157,8 @@ def translate_texts(texts: list[str], source: str, target: str) -> tuple[list[st
                 failed += (step.engine,)
                 fallback = ROUTER.direct(step.source, step.target, exclude=failed)
                 if fallback is None:
-                    raise ServiceError("ServiceUnavailableException",
-                                       f"The {step.engine} engine failed to translate {step.source} to "
-                                       f"{step.target}: {type(error).__name__}", 503, sender_fault=False) from None
+                    raise ServiceUnavailable(f"The {step.engine} engine failed to translate {step.source} to "
+                                             f"{step.target}: {type(error).__name__}") from None
                 step = Step(fallback, step.source, step.target)
     out = list(texts)
     for i, text in zip(todo, current):

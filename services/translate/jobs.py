@@ -13,16 +13,20 @@ from __future__ import annotations
 import logging
 
 import orjson
+from sqlalchemy import func
 
-from services.gateway.context import RequestContext
+from services.gateway.context import Principal, RequestContext
 from services.gateway.errors import ServiceError
-from services.gateway.jobs import Job, JobRun, job_kind
+from services.gateway.jobs import COMPLETED, Job, JobRun
+from services.gateway.kit.inputs import list_input_objects, relative_name
+from services.gateway.kit.jobs import Submission, named, stored_form, submitted_between
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
 from services.translate import documents, translation
-from services.translate.engines import ROUTER, unsupported_pair
+from services.translate.engines import ROUTER, UnsupportedPair
+from services.translate.errors import InvalidFilter, InvalidRequest, ResourceNotFound
 from services.translate.languages import normalize
-from services.translate.terminology import TermSet
+from services.translate.terminology import TERMINOLOGIES, TermSet
 
 log = logging.getLogger("aigate.translate")
 
@@ -30,51 +34,75 @@ KIND = "translate.text"
 QUEUE = "translate"
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # AWS: 20 MB per document
 MAX_TARGETS = 10
+COMPLETED_WITH_ERROR = "COMPLETED_WITH_ERROR"
 
 
-def output_folder(job: Job) -> str:
-    prefix = job.request["OutputDataConfig"]["S3Uri"].rstrip("/")
-    return f"{prefix}/{job.account_id}-TranslateText-{job.job_id}"
+def output_folder(request: dict, account_id: str, job_id: str) -> str:
+    prefix = request["OutputDataConfig"]["S3Uri"].rstrip("/")
+    return f"{prefix}/{account_id}-TranslateText-{job_id}"
 
 
-def start(ctx: RequestContext, request: dict) -> dict:
+def job_not_found(job_id: str) -> ResourceNotFound:
+    return ResourceNotFound(f"The job {job_id} does not exist.")
+
+
+def accept(ctx: RequestContext, request: dict) -> Submission:
+    """StartTextTranslationJob's checks; the job stores the request as it came (less its ClientToken)."""
     source = request["SourceLanguageCode"]
     targets = [normalize(code) for code in request["TargetLanguageCodes"]]
     if len(targets) > MAX_TARGETS:
-        raise ServiceError("InvalidRequestException", f"At most {MAX_TARGETS} target languages per job.")
+        raise InvalidRequest(f"At most {MAX_TARGETS} target languages per job.")
     if len(set(targets)) != len(targets):
-        raise ServiceError("InvalidRequestException", "TargetLanguageCodes contains duplicates.")
-    content_type = request["InputDataConfig"]["ContentType"]
-    if content_type.split(";")[0].strip().lower() not in documents.CONTENT_TYPES:
-        raise ServiceError("InvalidRequestException",
-                           f"Content type {content_type} is not supported; use one of "
-                           f"{', '.join(documents.CONTENT_TYPES)}.")
+        raise InvalidRequest("TargetLanguageCodes contains duplicates.")
+    documents.check_content_type(request["InputDataConfig"]["ContentType"])
     if source.lower() != "auto":
         for target in targets:
             if normalize(source) == target:
-                raise ServiceError("InvalidRequestException", "The source and a target language are the same.")
+                raise InvalidRequest("The source and a target language are the same.")
             if not ROUTER.supports(normalize(source), target):
-                raise unsupported_pair(normalize(source), target)
+                raise UnsupportedPair(normalize(source), target)
         for target in targets:  # unknown terminologies fail now, not in the worker
             TermSet.load(ctx.principal, request.get("TerminologyNames"), normalize(source), target)
     else:
         for name in request.get("TerminologyNames") or []:
-            from services.translate.terminology import get_row
-            get_row(ctx, name)
+            TERMINOLOGIES.get(ctx, name)
     if request.get("ParallelDataNames"):
-        raise ServiceError("ResourceNotFoundException",
-                           f"The parallel data {request['ParallelDataNames'][0]} does not exist "
-                           f"(parallel data is not supported by this gateway).")
-    stored = orjson.loads(orjson.dumps({key: value for key, value in request.items() if key != "ClientToken"}))
-    job = runtime().jobs.submit(ctx.principal, KIND, stored, name=request.get("JobName"),
-                                client_token=request["ClientToken"])
-    return {"JobId": job.job_id, "JobStatus": status(job)}
+        raise ResourceNotFound(f"The parallel data {request['ParallelDataNames'][0]} does not exist "
+                               f"(parallel data is not supported by this gateway).")
+    return Submission(request=stored_form(request, "ClientToken"), name=request.get("JobName"),
+                      client_token=request.get("ClientToken"))
 
 
 def status(job: Job) -> str:
-    if job.status == "COMPLETED" and (job.result or {}).get("DocumentsWithErrorsCount"):
-        return "COMPLETED_WITH_ERROR"
+    if job.status == COMPLETED and (job.result or {}).get("DocumentsWithErrorsCount"):
+        return COMPLETED_WITH_ERROR
     return job.status
+
+
+def started(ctx: RequestContext, job: Job) -> dict:
+    return {"JobId": job.job_id, "JobStatus": status(job)}
+
+
+def stopped(job: Job) -> dict:
+    """StopTextTranslationJob's answer (a job that has ended answers its status as it is)."""
+    return {"JobId": job.job_id, "JobStatus": status(job)}
+
+
+def list_where(request: dict) -> list:
+    """ListTextTranslationJobs' Filter as conditions on the job table."""
+    found = request.get("Filter") or {}
+    if "SubmittedBeforeTime" in found and "SubmittedAfterTime" in found:
+        raise InvalidFilter("Specify SubmittedBeforeTime or SubmittedAfterTime, not both.")
+    conditions = [*named(found.get("JobName")),
+                  *submitted_between(found.get("SubmittedBeforeTime"), found.get("SubmittedAfterTime"))]
+    wanted = found.get("JobStatus")
+    if wanted in (COMPLETED, COMPLETED_WITH_ERROR):
+        # COMPLETED_WITH_ERROR is a COMPLETED job some of whose documents failed (status() above).
+        with_errors = func.coalesce(Job.result["DocumentsWithErrorsCount"].as_integer(), 0)
+        conditions += [Job.status == COMPLETED, with_errors > 0 if wanted == COMPLETED_WITH_ERROR else with_errors == 0]
+    elif wanted:
+        conditions.append(Job.status == wanted)
+    return conditions
 
 
 def properties(job: Job) -> dict:
@@ -96,35 +124,28 @@ def properties(job: Job) -> dict:
         "SubmittedTime": job.time("created_at"),
         "EndTime": job.time("ended_at"),
         "InputDataConfig": request["InputDataConfig"],
-        "OutputDataConfig": {**request["OutputDataConfig"], "S3Uri": output_folder(job) + "/"},
+        "OutputDataConfig": {**request["OutputDataConfig"],
+                             "S3Uri": output_folder(request, job.account_id, job.job_id) + "/"},
         "DataAccessRoleArn": request["DataAccessRoleArn"],
         "Settings": request.get("Settings"),
     }
 
 
 def _list_inputs(account_id: str, input_uri: str) -> list[str]:
-    try:
-        uris = [uri for uri in runtime().blobs.list(input_uri, account_id) if not uri.endswith("/")]
-    except BlobError as error:
-        raise ServiceError("InvalidRequestException", f"Cannot read the input location: {error}") from None
-    if not uris:
-        raise ServiceError("InvalidRequestException", f"No documents found under {input_uri}.")
-    return uris
+    return list_input_objects(
+        account_id, input_uri,
+        unreadable=lambda error: InvalidRequest(f"Cannot read the input location: {error}"),
+        empty=lambda uri: InvalidRequest(f"No documents found under {uri}."))
 
 
 def _relative(input_uri: str, uri: str) -> str:
     # The input S3Uri names a folder (with or without its final slash) or a key prefix within one.
-    if input_uri.endswith("/") or uri.startswith(input_uri + "/"):
-        base = input_uri.rstrip("/") + "/"
-    else:
-        base = input_uri.rsplit("/", 1)[0] + "/"
-    return uri[len(base):] if uri.startswith(base) else uri.rsplit("/", 1)[-1]
+    folder = input_uri.endswith("/") or uri.startswith(input_uri + "/")
+    return relative_name(input_uri.rstrip("/") + "/" if folder else input_uri, uri)
 
 
 def _translate_file(account_id: str, region: str, request: dict, folder: str, uri: str) -> list[dict]:
     """One input document into every target language; returns one detail record per target."""
-    from services.gateway.context import Principal
-
     principal = Principal(account_id, region)
     input_uri = request["InputDataConfig"]["S3Uri"]
     content_type = request["InputDataConfig"]["ContentType"]
@@ -157,7 +178,7 @@ def _translate_file(account_id: str, region: str, request: dict, folder: str, ur
             record.update({"targetFile": out_uri, "sourceLanguage": outcome.source if outcome else None,
                            "charactersTranslated": len(sample),
                            "appliedTerminologies": outcome.applied_terminologies if outcome else []})
-        except ServiceError as error:
+        except ServiceError as error:  # this document fails; the others go on
             record["error"] = {"errorCode": error.code, "errorMessage": error.message}
         except BlobError as error:
             record["error"] = {"errorCode": "DOCUMENT_WRITE_ERROR", "errorMessage": str(error)}
@@ -183,15 +204,14 @@ def _write_details(account_id: str, folder: str, request: dict, records: list[di
                                   orjson.dumps(details, option=orjson.OPT_INDENT_2), account_id,
                                   content_type="application/json")
         except BlobError as error:
-            raise ServiceError("InvalidRequestException", f"Cannot write the output: {error}") from None
+            raise InvalidRequest(f"Cannot write the output: {error}") from None
 
 
-@job_kind(KIND, QUEUE)
 def run_translation_job(run: JobRun) -> dict:
-    job = runtime().jobs.store.load(run.job_id)
+    """The job's work: list the inputs, translate each document (one checkpointed step each), write the details."""
     account_id, region = run.principal.account_id, run.principal.region
     request = run.request
-    folder = output_folder(job)
+    folder = output_folder(request, account_id, run.job_id)
     files = run.step(_list_inputs, account_id, request["InputDataConfig"]["S3Uri"], name="list-inputs")
     records: list[dict] = []
     for index, uri in enumerate(files):
@@ -201,7 +221,6 @@ def run_translation_job(run: JobRun) -> dict:
     failed_files = {r["sourceFile"] for r in records if "error" in r}
     if len(failed_files) == len(files):
         first = next(r for r in records if "error" in r)["error"]
-        raise ServiceError("InvalidRequestException",
-                           f"No document could be translated: {first['errorCode']}: {first['errorMessage']}")
+        raise InvalidRequest(f"No document could be translated: {first['errorCode']}: {first['errorMessage']}")
     return {"InputDocumentsCount": len(files), "TranslatedDocumentsCount": len(files) - len(failed_files),
             "DocumentsWithErrorsCount": len(failed_files), "OutputUri": folder + "/"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from services.gateway.errors import ServiceError
+from services.translate.errors import UnsupportedDisplayLanguageCode
 
 # English names of the codes the engines may serve (AWS's list plus the Apertium languages AWS lacks).
 ENGLISH_NAMES = {
@@ -60,5 +60,4 @@ def language_name(code: str, display: str = "en") -> str:
 
 def check_display_language(display: str) -> None:
     if display not in DISPLAY_LANGUAGES:
-        raise ServiceError("UnsupportedDisplayLanguageCodeException",
-                           f"Display language code {display} is not supported.")
+        raise UnsupportedDisplayLanguageCode(f"Display language code {display} is not supported.")

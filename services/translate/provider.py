@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
-import base64
-
 from services.gateway.context import RequestContext
-from services.gateway.errors import ServiceError
+from services.gateway.kit.jobs import JobApi
+from services.gateway.kit.paging import Paging
+from services.gateway.kit.tags import Tagging, drop_tags
 from services.gateway.registry import ServiceProvider
-from services.gateway.runtime import runtime
 from services.translate import documents, jobs, terminology, translation
 from services.translate.engines import ROUTER
+from services.translate.errors import InvalidParameterValue, InvalidRequest, ResourceNotFound, TooManyTags
 from services.translate.languages import check_display_language, language_name
+from services.translate.terminology import TERMINOLOGIES, TranslateTerminology
 
 provider = ServiceProvider("translate")
+
+PAGING = Paging("translate", invalid_token=lambda token: InvalidParameterValue("Invalid NextToken."),
+                default_limit=100, limits={"ListLanguages": 500})
+
+TAGGING = Tagging("translate", exists=terminology.tagged_terminology_exists,
+                  not_found=lambda arn: ResourceNotFound(f"The resource {arn} does not exist."),
+                  too_many=lambda limit: TooManyTags(f"A resource can have at most {limit} tags."), max_tags=50,
+                  canonical=terminology.canonical_arn)
+TAGGING.register(provider)  # TagResource, UntagResource, ListTagsForResource (terminologies)
+
+# StartTextTranslationJob, DescribeTextTranslationJob, ListTextTranslationJobs, StopTextTranslationJob
+TRANSLATION_JOBS = JobApi(
+    service="translate", kind=jobs.KIND, queue=jobs.QUEUE,
+    start="StartTextTranslationJob", describe="DescribeTextTranslationJob", list="ListTextTranslationJobs",
+    stop="StopTextTranslationJob", id_member="JobId", describe_member="TextTranslationJobProperties",
+    not_found=jobs.job_not_found, accept=jobs.accept, started=jobs.started, properties=jobs.properties,
+    list_where=jobs.list_where, stopped=jobs.stopped, paging=PAGING,
+).register(provider)
+TRANSLATION_JOBS.runner(jobs.run_translation_job)
 
 
 @provider.operation("TranslateText")
 def translate_text(ctx: RequestContext, request: dict) -> dict:
     text = request["Text"]
-    size = len(text.encode("utf-8"))
-    if size > translation.MAX_TEXT_BYTES:
-        raise translation.text_size_error(size)
+    translation.check_text_size(text)
     if not text.strip():
-        raise ServiceError("InvalidRequestException", "Text must contain something to translate.")
+        raise InvalidRequest("Text must contain something to translate.")
     outcome = translation.translate(ctx.principal, [text], request["SourceLanguageCode"],
                                     request["TargetLanguageCode"], request.get("TerminologyNames"),
                                     request.get("Settings"))
@@ -37,8 +55,7 @@ def translate_text(ctx: RequestContext, request: dict) -> dict:
 def translate_document(ctx: RequestContext, request: dict) -> dict:
     document = request["Document"]
     content, content_type = document["Content"], document["ContentType"]
-    if content_type.split(";")[0].strip().lower() not in documents.CONTENT_TYPES:
-        raise documents.unsupported_type(content_type)
+    documents.check_content_type(content_type)
     sample = documents.document_sample(content, content_type)
     state: dict = {}
 
@@ -69,18 +86,9 @@ def translate_document(ctx: RequestContext, request: dict) -> dict:
 def list_languages(ctx: RequestContext, request: dict) -> dict:
     display = request.get("DisplayLanguageCode", "en")
     check_display_language(display)
-    codes = sorted(ROUTER.languages())
-    start = 0
-    if request.get("NextToken"):
-        try:
-            start = int(base64.urlsafe_b64decode(request["NextToken"].encode()).decode())
-        except ValueError:
-            raise ServiceError("InvalidParameterValueException", "Invalid NextToken.") from None
-    limit = request.get("MaxResults", 500)
-    page = codes[start:start + limit]
-    token = base64.urlsafe_b64encode(str(start + limit).encode()).decode() if start + limit < len(codes) else None
-    return {"Languages": [{"LanguageName": language_name(code, display), "LanguageCode": code} for code in page],
-            "DisplayLanguageCode": display, "NextToken": token}
+    return PAGING.page(ctx, request, sorted(ROUTER.languages()),
+                       lambda code: {"LanguageName": language_name(code, display), "LanguageCode": code},
+                       DisplayLanguageCode=display)
 
 
 # ------------------------------------------------------------------------------------------ terminologies
@@ -88,12 +96,16 @@ def list_languages(ctx: RequestContext, request: dict) -> dict:
 
 @provider.operation("ImportTerminology")
 def import_terminology(ctx: RequestContext, request: dict) -> dict:
-    return terminology.import_terminology(ctx, request)
+    tags = TAGGING.check_new(request.get("Tags"))
+    row = terminology.import_terminology(ctx, request)
+    drop_tags(row.arn)  # an import replaces the terminology, its tags included
+    TAGGING.tag(ctx, row.arn, tags)
+    return {"TerminologyProperties": row.properties()}
 
 
 @provider.operation("GetTerminology")
 def get_terminology(ctx: RequestContext, request: dict) -> dict:
-    row = terminology.get_row(ctx, request["Name"])
+    row = TERMINOLOGIES.get(ctx, request["Name"])
     fmt = request.get("TerminologyDataFormat") or row.format
     properties = row.properties()
     properties["Format"] = fmt
@@ -103,78 +115,12 @@ def get_terminology(ctx: RequestContext, request: dict) -> dict:
 
 @provider.operation("ListTerminologies")
 def list_terminologies(ctx: RequestContext, request: dict) -> dict:
-    found, token = terminology.list_rows(ctx, request.get("NextToken"), request.get("MaxResults", 100))
-    return {"TerminologyPropertiesList": found, "NextToken": token}
+    return PAGING.page_query(ctx, request, TERMINOLOGIES.query(ctx), [(TranslateTerminology.name, False)],
+                             TranslateTerminology.properties)
 
 
 @provider.operation("DeleteTerminology")
 def delete_terminology(ctx: RequestContext, request: dict) -> dict:
-    terminology.delete_terminology(ctx, request["Name"])
+    row = TERMINOLOGIES.delete(ctx, request["Name"])
+    drop_tags(row.arn)
     return {}
-
-
-# ------------------------------------------------------------------------------------------ batch jobs
-
-
-@provider.operation("StartTextTranslationJob")
-def start_text_translation_job(ctx: RequestContext, request: dict) -> dict:
-    return jobs.start(ctx, request)
-
-
-def _job(ctx: RequestContext, job_id: str):
-    job = runtime().jobs.store.get(ctx.principal, jobs.KIND, job_id)
-    if job is None:
-        raise ServiceError("ResourceNotFoundException", f"The job {job_id} does not exist.")
-    return job
-
-
-@provider.operation("DescribeTextTranslationJob")
-def describe_text_translation_job(ctx: RequestContext, request: dict) -> dict:
-    return {"TextTranslationJobProperties": jobs.properties(_job(ctx, request["JobId"]))}
-
-
-@provider.operation("ListTextTranslationJobs")
-def list_text_translation_jobs(ctx: RequestContext, request: dict) -> dict:
-    found = request.get("Filter", {})
-    if "SubmittedBeforeTime" in found and "SubmittedAfterTime" in found:
-        raise ServiceError("InvalidFilterException", "Specify SubmittedBeforeTime or SubmittedAfterTime, not both.")
-    wanted = found.get("JobStatus")
-    stored_status = "COMPLETED" if wanted == "COMPLETED_WITH_ERROR" else wanted
-    listed, token = runtime().jobs.store.list(
-        ctx.principal, jobs.KIND, status=stored_status, name=found.get("JobName"),
-        submitted_before=found.get("SubmittedBeforeTime"), submitted_after=found.get("SubmittedAfterTime"),
-        next_token=request.get("NextToken"), max_results=request.get("MaxResults", 100),
-    )
-    items = [jobs.properties(job) for job in listed]
-    if wanted:
-        items = [item for item in items if item["JobStatus"] == wanted]
-    return {"TextTranslationJobPropertiesList": items, "NextToken": token}
-
-
-@provider.operation("StopTextTranslationJob")
-def stop_text_translation_job(ctx: RequestContext, request: dict) -> dict:
-    job = _job(ctx, request["JobId"])
-    if job.status in ("COMPLETED", "FAILED", "STOPPED"):
-        return {"JobId": job.job_id, "JobStatus": jobs.status(job)}
-    job = runtime().jobs.store.request_stop(ctx.principal, jobs.KIND, job.job_id)
-    return {"JobId": job.job_id, "JobStatus": jobs.status(job)}
-
-
-# ------------------------------------------------------------------------------------------ tags
-
-
-@provider.operation("TagResource")
-def tag_resource(ctx: RequestContext, request: dict) -> dict:
-    terminology.tag(ctx, request["ResourceArn"], request["Tags"])
-    return {}
-
-
-@provider.operation("UntagResource")
-def untag_resource(ctx: RequestContext, request: dict) -> dict:
-    terminology.untag(ctx, request["ResourceArn"], request["TagKeys"])
-    return {}
-
-
-@provider.operation("ListTagsForResource")
-def list_tags_for_resource(ctx: RequestContext, request: dict) -> dict:
-    return {"Tags": terminology.list_tags(ctx, request["ResourceArn"])}

@@ -15,28 +15,29 @@ import re
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.gateway.context import RequestContext
+from services.gateway.context import Principal, RequestContext
 from services.gateway.db import Base
-from services.gateway.errors import ServiceError
-from services.gateway.runtime import runtime
+from services.gateway.kit.arns import build_arn, owned, parse_arn
+from services.gateway.kit.resources import ResourceTable, Scoped, session
+from services.gateway.kit.times import aware, utcnow
+from services.translate.errors import InvalidParameterValue, LimitExceeded, ResourceNotFound
 from services.translate.languages import normalize
 
 MAX_TERM_CHARS = 200  # AWS: each source/target term is at most 200 bytes... kept as characters here
 MAX_TERMINOLOGIES = 100
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z0-9-]+")
 
 
-class TranslateTerminology(Base):
+class TranslateTerminology(Scoped, Base):
     __tablename__ = "translate_terminologies"
-    __table_args__ = (UniqueConstraint("account_id", "region", "name", name="uq_translate_terminology_name"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(String(12))
-    region: Mapped[str] = mapped_column(String(32))
-    name: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
     description: Mapped[str | None] = mapped_column(Text)
     source_language: Mapped[str] = mapped_column(String(8))
     languages: Mapped[list] = mapped_column(JSON)  # every column's language, source first
@@ -47,22 +48,25 @@ class TranslateTerminology(Base):
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     encryption_key: Mapped[dict | None] = mapped_column(JSON)
-    tags: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def arn(self) -> str:
+        return terminology_arn(Principal(self.account_id, self.region), self.name)
 
     def properties(self) -> dict:
         return {
             "Name": self.name,
             "Description": self.description,
-            "Arn": f"arn:aws:translate:{self.region}:{self.account_id}:terminology/{self.name}/LATEST",
+            "Arn": self.arn,
             "SourceLanguageCode": self.source_language,
             "TargetLanguageCodes": [code for code in self.languages if code != self.source_language],
             "EncryptionKey": self.encryption_key,
             "SizeBytes": len(self.data),
             "TermCount": len(self.entries),
-            "CreatedAt": _utc(self.created_at),
-            "LastUpdatedAt": _utc(self.updated_at),
+            "CreatedAt": aware(self.created_at),
+            "LastUpdatedAt": aware(self.updated_at),
             "Directionality": self.directionality,
             "Message": self.message,
             "SkippedTermCount": self.skipped,
@@ -70,12 +74,43 @@ class TranslateTerminology(Base):
         }
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+TERMINOLOGIES = ResourceTable(TranslateTerminology, key="name",
+                              not_found=lambda name: ResourceNotFound(f"The resource {name} does not exist."))
 
 
-def _invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message)
+def terminology_arn(principal: Principal | RequestContext, name: str) -> str:
+    return build_arn("translate", principal.region, principal.account_id, f"terminology/{name}/LATEST")
+
+
+def _terminology_name(arn: str) -> str | None:
+    """The terminology an ARN names (`terminology/<name>` or `terminology/<name>/LATEST`), or None."""
+    parsed = parse_arn(arn)
+    if parsed is None or not parsed.partition.startswith("aws") or parsed.service != "translate" \
+            or not _REGION.fullmatch(parsed.region) or not _ACCOUNT.fullmatch(parsed.account):
+        return None
+    path = parsed.path
+    if path[0] != "terminology" or len(path) not in (2, 3) or not _NAME.fullmatch(path[1]) \
+            or path[2:] not in ([], ["LATEST"]):
+        return None
+    return path[1]
+
+
+def tagged_terminology_exists(principal: Principal, arn: str) -> bool:
+    """Whether a tagging request's ARN names one of the caller's terminologies; InvalidParameterValueException
+    when it is not a Translate terminology ARN at all."""
+    name = _terminology_name(arn)
+    if name is None:
+        raise InvalidParameterValue(f"{arn} is not the ARN of a Translate terminology.")
+    return owned(parse_arn(arn), "translate", principal.account_id, principal.region) and \
+        TERMINOLOGIES.exists(principal, name)
+
+
+def canonical_arn(arn: str) -> str:
+    """A terminology's ARN as its tags are stored (`.../LATEST`), from either spelling a request may use."""
+    parsed, name = parse_arn(arn), _terminology_name(arn)
+    if parsed is None or name is None:
+        return arn
+    return terminology_arn(Principal(parsed.account, parsed.region), name)
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -87,13 +122,13 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise _invalid("The terminology file is not UTF-8 (or UTF-16) text.")
+    raise InvalidParameterValue("The terminology file is not UTF-8 (or UTF-16) text.")
 
 
 def _language(code: str, where: str) -> str:
     code = code.strip()
     if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z]{2,4})?", code):
-        raise _invalid(f"Invalid language code {code[:20]!r} in {where}.")
+        raise InvalidParameterValue(f"Invalid language code {code[:20]!r} in {where}.")
     return normalize(code)
 
 
@@ -101,10 +136,10 @@ def parse_delimited(data: bytes, delimiter: str) -> tuple[list[str], list[dict[s
     rows = list(csv.reader(io.StringIO(_decode(data)), delimiter=delimiter))
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if len(rows) < 2:
-        raise _invalid("The terminology file needs a header row of language codes and at least one term row.")
+        raise InvalidParameterValue("The terminology file needs a header row of language codes and at least one term row.")
     header = [_language(cell, "the header row") for cell in rows[0]]
     if len(header) < 2 or len(set(header)) != len(header):
-        raise _invalid("The header row must name at least two different language codes.")
+        raise InvalidParameterValue("The header row must name at least two different language codes.")
     entries, skipped = [], 0
     for row in rows[1:]:
         entry = {lang: cell.strip() for lang, cell in zip(header, row) if cell.strip()}
@@ -119,9 +154,9 @@ def parse_tmx(data: bytes) -> tuple[list[str], list[dict[str, str]], int]:
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as error:
-        raise _invalid(f"The TMX file is not well-formed XML: {error}") from None
+        raise InvalidParameterValue(f"The TMX file is not well-formed XML: {error}") from None
     if root.tag != "tmx":
-        raise _invalid("The TMX file has no <tmx> root element.")
+        raise InvalidParameterValue("The TMX file has no <tmx> root element.")
     header = root.find("header")
     src = header.get("srclang") if header is not None else None
     languages: list[str] = [_language(src, "the TMX header")] if src and src != "*all*" else []
@@ -145,20 +180,15 @@ def parse_tmx(data: bytes) -> tuple[list[str], list[dict[str, str]], int]:
             continue
         entries.append(entry)
     if len(languages) < 2 or not entries:
-        raise _invalid("The TMX file holds no translation unit with two languages.")
+        raise InvalidParameterValue("The TMX file holds no translation unit with two languages.")
     return languages, entries, skipped
 
 
 # ---------------------------------------------------------------------------------------------- storage
 
 
-def _scoped(ctx: RequestContext, name: str):
-    return select(TranslateTerminology).where(TranslateTerminology.account_id == ctx.account_id,
-                                              TranslateTerminology.region == ctx.region,
-                                              TranslateTerminology.name == name)
-
-
-def import_terminology(ctx: RequestContext, request: dict) -> dict:
+def import_terminology(ctx: RequestContext, request: dict) -> TranslateTerminology:
+    """Parse the file and store it under its name (a terminology of that name is overwritten)."""
     data_spec = request["TerminologyData"]
     data: bytes = data_spec["File"]
     fmt = data_spec["Format"]
@@ -168,44 +198,16 @@ def import_terminology(ctx: RequestContext, request: dict) -> dict:
     else:
         languages, entries, skipped = parse_delimited(data, "\t" if fmt == "TSV" else ",")
     if not entries:
-        raise _invalid("The terminology file holds no valid term.")
+        raise InvalidParameterValue("The terminology file holds no valid term.")
     message = f"{skipped} terms were skipped (missing source term or longer than {MAX_TERM_CHARS} characters)." \
         if skipped else None
-    now = dt.datetime.now(dt.timezone.utc)
-    name = request["Name"]
-    with runtime().db.session() as session:
-        row = session.scalar(_scoped(ctx, name))
-        if row is None:
-            count = session.query(TranslateTerminology).filter_by(account_id=ctx.account_id,
-                                                                  region=ctx.region).count()
-            if count >= MAX_TERMINOLOGIES:
-                raise ServiceError("LimitExceededException",
-                                   f"You can have at most {MAX_TERMINOLOGIES} terminologies per region.")
-            row = TranslateTerminology(account_id=ctx.account_id, region=ctx.region, name=name, created_at=now)
-            session.add(row)
-        row.description = request.get("Description")
-        row.source_language = languages[0]
-        row.languages = languages
-        row.directionality = directionality
-        row.format = fmt
-        row.entries = entries
-        row.skipped = skipped
-        row.message = message
-        row.data = data
-        row.encryption_key = request.get("EncryptionKey")
-        row.tags = request.get("Tags")
-        row.updated_at = now
-        session.flush()
-        properties = row.properties()
-    return {"TerminologyProperties": properties}
-
-
-def get_row(ctx: RequestContext, name: str) -> TranslateTerminology:
-    with runtime().db.session() as session:
-        row = session.scalar(_scoped(ctx, name))
-        if row is None:
-            raise ServiceError("ResourceNotFoundException", f"The resource {name} does not exist.")
-        session.expunge(row)
+    now = utcnow()
+    values = {"description": request.get("Description"), "source_language": languages[0], "languages": languages,
+              "directionality": directionality, "format": fmt, "entries": entries, "skipped": skipped,
+              "message": message, "data": data, "encryption_key": request.get("EncryptionKey"), "updated_at": now}
+    row, _created = TERMINOLOGIES.put(
+        ctx, request["Name"], values, created={"created_at": now}, limit=MAX_TERMINOLOGIES,
+        over_limit=lambda limit: LimitExceeded(f"You can have at most {limit} terminologies per region."))
     return row
 
 
@@ -240,32 +242,6 @@ def data_location(data: bytes, fmt: str) -> dict:
     return {"RepositoryType": "DATA_URL", "Location": f"data:{mime};base64,{base64.b64encode(data).decode()}"}
 
 
-def list_rows(ctx: RequestContext, next_token: str | None, max_results: int) -> tuple[list[dict], str | None]:
-    offset = 0
-    if next_token:
-        try:
-            offset = int(base64.urlsafe_b64decode(next_token.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise _invalid("Invalid NextToken.") from None
-    query = select(TranslateTerminology).where(TranslateTerminology.account_id == ctx.account_id,
-                                               TranslateTerminology.region == ctx.region) \
-        .order_by(TranslateTerminology.name).offset(offset).limit(max_results + 1)
-    with runtime().db.session() as session:
-        rows = list(session.scalars(query))
-        props = [row.properties() for row in rows[:max_results]]
-    token = base64.urlsafe_b64encode(str(offset + max_results).encode()).decode() if len(rows) > max_results \
-        else None
-    return props, token
-
-
-def delete_terminology(ctx: RequestContext, name: str) -> None:
-    with runtime().db.session() as session:
-        row = session.scalar(_scoped(ctx, name))
-        if row is None:
-            raise ServiceError("ResourceNotFoundException", f"The resource {name} does not exist.")
-        session.delete(row)
-
-
 # ---------------------------------------------------------------------------------------------- application
 
 
@@ -279,19 +255,16 @@ class TermSet:
     pattern: re.Pattern | None = None
 
     @classmethod
-    def load(cls, ctx_or_principal, names: list[str] | None, source: str, target: str) -> TermSet:
+    def load(cls, scope: Principal | RequestContext, names: list[str] | None, source: str,
+             target: str) -> TermSet:
         found = cls(names=list(names or []))
         if not names:
             return found
-        account, region = ctx_or_principal.account_id, ctx_or_principal.region
-        with runtime().db.session() as session:
+        with session() as db:
             for name in names:
-                row = session.scalar(select(TranslateTerminology).where(
-                    TranslateTerminology.account_id == account, TranslateTerminology.region == region,
-                    TranslateTerminology.name == name))
+                row = TERMINOLOGIES.find(scope, name, db)
                 if row is None:
-                    raise ServiceError("ResourceNotFoundException",
-                                       f"The terminology {name} does not exist.")
+                    raise ResourceNotFound(f"The terminology {name} does not exist.")
                 if row.directionality == "UNI":
                     applies = row.source_language == source and target in row.languages[1:]
                 else:
@@ -355,43 +328,3 @@ def applied(used: dict[tuple[str, str, str], None], names: list[str]) -> list[di
         if terms:
             result.append({"Name": name, "Terms": terms})
     return result
-
-
-# ---------------------------------------------------------------------------------------------- tags
-
-MAX_TAGS = 50
-_ARN = re.compile(r"^arn:aws[a-z-]*:translate:([a-z0-9-]+):(\d{12}):terminology/([A-Za-z0-9_-]+)(?:/LATEST)?$")
-
-
-def _tagged_row(session, ctx: RequestContext, arn: str) -> TranslateTerminology:
-    match = _ARN.match(arn)
-    if not match:
-        raise _invalid(f"{arn} is not the ARN of a Translate terminology.")
-    region, account, name = match.groups()
-    row = None
-    if region == ctx.region and account == ctx.account_id:
-        row = session.scalar(_scoped(ctx, name))
-    if row is None:
-        raise ServiceError("ResourceNotFoundException", f"The resource {arn} does not exist.")
-    return row
-
-
-def list_tags(ctx: RequestContext, arn: str) -> list[dict]:
-    with runtime().db.session() as session:
-        return list(_tagged_row(session, ctx, arn).tags or [])
-
-
-def tag(ctx: RequestContext, arn: str, tags: list[dict]) -> None:
-    with runtime().db.session() as session:
-        row = _tagged_row(session, ctx, arn)
-        merged = {item["Key"]: item["Value"] for item in row.tags or []}
-        merged.update({item["Key"]: item["Value"] for item in tags})
-        if len(merged) > MAX_TAGS:
-            raise ServiceError("TooManyTagsException", f"A resource can have at most {MAX_TAGS} tags.")
-        row.tags = [{"Key": key, "Value": value} for key, value in merged.items()]
-
-
-def untag(ctx: RequestContext, arn: str, keys: list[str]) -> None:
-    with runtime().db.session() as session:
-        row = _tagged_row(session, ctx, arn)
-        row.tags = [item for item in row.tags or [] if item["Key"] not in set(keys)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.gateway.errors import ServiceError
 from services.gateway.runtime import runtime
 from services.translate import profanity
-from services.translate.engines import ROUTER, Step, translate_texts, unsupported_pair
+from services.translate.engines import ROUTER, Step, UnsupportedPair, translate_texts
+from services.translate.errors import DetectedLanguageLowConfidence, TextSizeLimitExceeded, Validation
 from services.translate.languages import normalize
 from services.translate.terminology import TermSet, applied
 
@@ -29,20 +29,20 @@ class Outcome:
     steps: list[Step] = field(default_factory=list)
 
 
-def text_size_error(size: int) -> ServiceError:
-    return ServiceError(
-        "TextSizeLimitExceededException",
-        f"Input text size exceeds limit. Max length of request text allowed is {MAX_TEXT_BYTES} bytes while in "
-        f"this request the text size is {size} bytes",
-    )
+def check_text_size(text: str) -> None:
+    """TranslateText's limit on the text's UTF-8 size."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_TEXT_BYTES:
+        raise TextSizeLimitExceeded(
+            f"Input text size exceeds limit. Max length of request text allowed is {MAX_TEXT_BYTES} bytes while in "
+            f"this request the text size is {size} bytes")
 
 
 def detect_language(text: str) -> str:
     ranked = runtime().models.get("langid").rank(text[:5000], top=1)
     code, score = ranked[0] if ranked else ("und", 0.0)
     if score < MIN_DETECTION_SCORE:
-        raise ServiceError(
-            "DetectedLanguageLowConfidenceException",
+        raise DetectedLanguageLowConfidence(
             f"Amazon Translate cannot detect the language of the source text with enough confidence "
             f"(best guess {code}, score {score:.2f}); specify SourceLanguageCode.",
         )
@@ -52,10 +52,10 @@ def detect_language(text: str) -> str:
 def resolve_pair(source: str, target: str, sample: str) -> tuple[str, str]:
     target = normalize(target)
     if target == "auto":
-        raise ServiceError("ValidationException", "TargetLanguageCode cannot be auto.")
+        raise Validation("TargetLanguageCode cannot be auto.")
     source = detect_language(sample) if source.lower() == "auto" else normalize(source)
     if source != target and not ROUTER.supports(source, target):
-        raise unsupported_pair(source, target)
+        raise UnsupportedPair(source, target)
     return source, target
 
 

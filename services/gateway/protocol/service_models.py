@@ -28,14 +28,33 @@ SERVED_SERVICES: tuple[str, ...] = (
 )
 
 
+# The protocols the gateway answers on its classic routes (X-Amz-Target, requestUri), and the binary one it also
+# answers on /service/{name}/operation/{op} for the services whose models list it.
+CLASSIC_PROTOCOLS = ("json", "rest-json")
+CBOR_PROTOCOL = "smithy-rpc-v2-cbor"
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
     model: ServiceModel
 
     @property
+    def protocols(self) -> list[str]:
+        """Every protocol the model lists; botocore >= 1.44 models list several (["smithy-rpc-v2-cbor", "json"])
+        and set "protocol" to the first, older ones only have "protocol"."""
+        metadata = self.model.metadata
+        return list(metadata.get("protocols") or [metadata["protocol"]])
+
+    @cached_property
     def protocol(self) -> str:
-        return self.model.metadata["protocol"]
+        """The JSON protocol the classic routes speak for this service ("json" or "rest-json")."""
+        found = [name for name in self.protocols if name in CLASSIC_PROTOCOLS]
+        return found[0] if found else self.model.metadata["protocol"]
+
+    @property
+    def serves_cbor(self) -> bool:
+        return CBOR_PROTOCOL in self.protocols
 
     @property
     def target_prefix(self) -> str | None:
@@ -60,11 +79,14 @@ class ServiceSpec:
 
     @cached_property
     def error_statuses(self) -> dict[str, int]:
+        # botocore's Shape.metadata drops the "fault" flag: read the shapes as the model file writes them.
+        raw = botocore.session.get_session().get_component("data_loader").load_service_model(
+            self.name, "service-2", self.model.api_version)["shapes"]
         statuses = {}
         for shape in self.model.error_shapes:
-            meta = shape.metadata
-            status = (meta.get("error") or {}).get("httpStatusCode")
-            statuses[shape.name] = status or (500 if meta.get("fault") else 400)
+            found = raw.get(shape.name, {})
+            status = (found.get("error") or {}).get("httpStatusCode")
+            statuses[shape.name] = status or (500 if found.get("fault") else 400)
         return statuses
 
     def error_status(self, code: str, default: int = 400) -> int:
@@ -84,3 +106,10 @@ def all_specs() -> dict[str, ServiceSpec]:
 @lru_cache(maxsize=1)
 def specs_by_target_prefix() -> dict[str, ServiceSpec]:
     return {spec.target_prefix: spec for spec in all_specs().values() if spec.target_prefix}
+
+
+@lru_cache(maxsize=1)
+def specs_by_cbor_service() -> dict[str, ServiceSpec]:
+    """The {ServiceName} of rpc-v2-cbor paths: botocore's RpcV2CBORSerializer puts the model's targetPrefix there
+    (the Smithy service shape's name, the same string for every served service)."""
+    return {spec.target_prefix: spec for spec in all_specs().values() if spec.serves_cbor and spec.target_prefix}

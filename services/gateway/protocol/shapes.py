@@ -7,6 +7,10 @@ ValidationException (required members, lengths, ranges, enums, patterns), worded
 
 `write_value` is the inverse for outputs. An output member the shape does not define is a bug in the service,
 so it fails loudly instead of sending clients something their SDK cannot parse.
+
+`binary=True` is the same walk for CBOR (smithy-rpc-v2-cbor): blobs travel as byte strings instead of base64 text
+and timestamps as tag-1 epoch values (datetimes in and out of cbor2) instead of epoch numbers. Everything else —
+types, constraint checks, messages — is shared, so both protocols validate alike.
 """
 
 from __future__ import annotations
@@ -119,23 +123,33 @@ def _check_constraints(shape: Shape, value: Any, path: str, violations: Constrai
                 violations.add(value, path, f"Member must satisfy regular expression pattern: {pattern}", sensitive)
 
 
-def read_value(shape: Shape, value: Any, path: str, violations: ConstraintViolations) -> Any:
-    """Decode one JSON value of `shape`; type errors raise, constraint errors are collected."""
+def _read_binary_timestamp(value: Any, path: str) -> dt.datetime:
+    # cbor2 decodes tag 1 to an aware datetime; an untagged epoch number is taken too, text is not.
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, str):
+        raise _type_error(path, "a timestamp", value)
+    return parse_timestamp(value, path)
+
+
+def read_value(shape: Shape, value: Any, path: str, violations: ConstraintViolations, binary: bool = False) -> Any:
+    """Decode one wire value of `shape`; type errors raise, constraint errors are collected."""
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             raise _type_error(path, "an object", value)
-        return read_structure_members(shape, value, path, violations, body_only=False)
+        return read_structure_members(shape, value, path, violations, body_only=False, binary=binary)
     if kind == "list":
         if not isinstance(value, list):
             raise _type_error(path, "a list", value)
         item_path = f"{path}.member" if path else "member"
-        result = [read_value(shape.member, item, item_path, violations) for item in value]
+        result = [read_value(shape.member, item, item_path, violations, binary) for item in value]
     elif kind == "map":
         if not isinstance(value, dict):
             raise _type_error(path, "a map", value)
         result = {
-            read_value(shape.key, key, f"{path}.key", violations): read_value(shape.value, item, f"{path}.value", violations)
+            read_value(shape.key, key, f"{path}.key", violations, binary):
+                read_value(shape.value, item, f"{path}.value", violations, binary)
             for key, item in value.items()
         }
     elif kind == "string":
@@ -157,6 +171,10 @@ def read_value(shape: Shape, value: Any, path: str, violations: ConstraintViolat
         if not isinstance(value, bool):
             raise _type_error(path, "a boolean", value)
         result = value
+    elif kind == "blob" and binary:
+        if not isinstance(value, (bytes, bytearray)):
+            raise _type_error(path, "a byte string", value)
+        result = bytes(value)
     elif kind == "blob":
         if not isinstance(value, str):
             raise _type_error(path, "a base64 string", value)
@@ -165,7 +183,7 @@ def read_value(shape: Shape, value: Any, path: str, violations: ConstraintViolat
         except (binascii.Error, ValueError):
             raise serialization_error(f"Invalid base64 value at '{path}'") from None
     elif kind == "timestamp":
-        return parse_timestamp(value, path)
+        return _read_binary_timestamp(value, path) if binary else parse_timestamp(value, path)
     else:  # document: any JSON
         return value
     _check_constraints(shape, result, path, violations)
@@ -173,7 +191,7 @@ def read_value(shape: Shape, value: Any, path: str, violations: ConstraintViolat
 
 
 def read_structure_members(
-    shape: Shape, value: dict, path: str, violations: ConstraintViolations, body_only: bool
+    shape: Shape, value: dict, path: str, violations: ConstraintViolations, body_only: bool, binary: bool = False
 ) -> dict:
     """Read the members of a structure found in `value`; unknown keys are ignored, as AWS does."""
     result: dict[str, Any] = {}
@@ -183,7 +201,7 @@ def read_structure_members(
         item = value.get(member.serialization.get("name", name))
         if item is None:
             continue
-        result[name] = read_value(member, item, _member_path(path, name), violations)
+        result[name] = read_value(member, item, _member_path(path, name), violations, binary)
     return result
 
 
@@ -210,23 +228,26 @@ def _check_required_nested(shape: Shape, value: Any, path: str, violations: Cons
             _check_required_nested(shape.value, item, f"{path}.value", violations)
 
 
-def write_value(shape: Shape, value: Any, path: str = "") -> Any:
-    """Encode a Python value of `shape` as JSON (blobs base64, timestamps epoch seconds)."""
+def write_value(shape: Shape, value: Any, path: str = "", binary: bool = False) -> Any:
+    """Encode a Python value of `shape` as JSON (blobs base64, timestamps epoch seconds), or with `binary` for CBOR
+    (blobs bytes, timestamps aware datetimes, which the CBOR encoder writes as tag 1)."""
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             raise internal_failure(f"output {path or shape.name} is not a structure")
-        return write_structure_members(shape, value, path)
+        return write_structure_members(shape, value, path, binary=binary)
     if kind == "list":
-        return [write_value(shape.member, item, f"{path}[]") for item in value]
+        return [write_value(shape.member, item, f"{path}[]", binary) for item in value]
     if kind == "map":
-        return {key: write_value(shape.value, item, f"{path}.{key}") for key, item in value.items()}
+        return {key: write_value(shape.value, item, f"{path}.{key}", binary) for key, item in value.items()}
     if kind == "blob":
         if isinstance(value, str):
             value = value.encode()
         elif not isinstance(value, (bytes, bytearray)):
-            value = b"".join(value)  # a streamed payload, written whole into a JSON body
-        return base64.b64encode(value).decode("ascii")
+            value = b"".join(value)  # a streamed payload, written whole into the body
+        return bytes(value) if binary else base64.b64encode(value).decode("ascii")
+    if kind == "timestamp" and binary:
+        return _write_binary_timestamp(value, path)
     if kind == "timestamp":
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
@@ -238,7 +259,18 @@ def write_value(shape: Shape, value: Any, path: str = "") -> Any:
     return value
 
 
-def write_structure_members(shape: Shape, value: dict, path: str = "", skip_locations: bool = True) -> dict:
+def _write_binary_timestamp(value: Any, path: str) -> dt.datetime:
+    # botocore's CBOR parser takes only tag 1 (epoch) for timestamps, whatever form the handler returned.
+    if not isinstance(value, dt.datetime):
+        try:
+            value = parse_timestamp(value, path)
+        except ServiceError:
+            raise internal_failure(f"output {path} is not a timestamp") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def write_structure_members(shape: Shape, value: dict, path: str = "", skip_locations: bool = True,
+                            binary: bool = False) -> dict:
     result: dict[str, Any] = {}
     for name, item in value.items():
         if item is None:
@@ -248,5 +280,5 @@ def write_structure_members(shape: Shape, value: dict, path: str = "", skip_loca
             raise internal_failure(f"output member {path + '.' if path else ''}{name} is not in shape {shape.name}")
         if skip_locations and member.serialization.get("location") in NON_BODY_LOCATIONS:
             continue
-        result[member.serialization.get("name", name)] = write_value(member, item, _member_path(path, name))
+        result[member.serialization.get("name", name)] = write_value(member, item, _member_path(path, name), binary)
     return result

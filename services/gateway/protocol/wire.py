@@ -1,9 +1,11 @@
-"""HTTP requests in, AWS responses out, for the two protocols the served services use.
+"""HTTP requests in, AWS responses out, for the JSON protocols the served services use.
 
 - JSON 1.0/1.1 (`awsJson`): `POST /` with `X-Amz-Target: <targetPrefix>.<Operation>` and the input as a JSON body.
 - rest-json: the operation is found from method + path against each operation's `requestUri`; members come from
   the path, query string, headers and body (or a payload member). Where paths of two services could both match,
   the service named in the SigV4 credential scope wins.
+
+The binary smithy-rpc-v2-cbor protocol lives in `cbor.py` and shares `read_input` / `write_output`.
 """
 
 from __future__ import annotations
@@ -55,23 +57,24 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
     return value
 
 
-def read_input(operation: OperationModel, wire: dict[str, Any]) -> dict[str, Any]:
-    """Read and validate an operation's whole input given as one JSON object (awsJson, native REST, orchestrator)."""
+def read_input(operation: OperationModel, wire: dict[str, Any], binary: bool = False) -> dict[str, Any]:
+    """Read and validate an operation's whole input given as one object: decoded JSON (awsJson, native REST,
+    orchestrator) or, with `binary`, decoded CBOR (rpc-v2-cbor)."""
     shape = operation.input_shape
     if shape is None:
         return {}
     violations = ConstraintViolations()
-    params = read_structure_members(shape, wire, "", violations, body_only=False)
+    params = read_structure_members(shape, wire, "", violations, body_only=False, binary=binary)
     check_required(shape, params, "", violations)
     violations.raise_if_any()
     return params
 
 
-def write_output(operation: OperationModel, result: dict[str, Any] | None) -> dict[str, Any]:
+def write_output(operation: OperationModel, result: dict[str, Any] | None, binary: bool = False) -> dict[str, Any]:
     shape = operation.output_shape
     if shape is None or not result:
         return {}
-    return write_structure_members(shape, result, skip_locations=False)
+    return write_structure_members(shape, result, skip_locations=False, binary=binary)
 
 
 # ---------------------------------------------------------------- awsJson
