@@ -26,7 +26,8 @@ from services.gateway.config import Settings
 from services.gateway.context import Principal, RequestContext
 from services.gateway.db import Base
 from services.gateway.errors import ServiceError
-from services.gateway.jobs import (COMPLETED, FAILED, IN_PROGRESS, JOB_KINDS, STOP_REQUESTED, STOPPED, SUBMITTED, Job, JobKind,
+from services.gateway.jobs import (COMPLETED, FAILED, IN_PROGRESS, JOB_KINDS, STOP_REQUESTED, STOPPED, SUBMITTED, Job,
+                                   JobKind,
                                    JobManager, JobRun, JobStopped, register_queue)
 from services.gateway.kit.arns import Arn, build_arn, owned, parse_arn
 from services.gateway.kit.errors import COMMON_ERRORS, ServiceErrors
@@ -961,8 +962,8 @@ def _call(provider: ServiceProvider, operation: str, request: dict, principal: P
 
 
 def _start(provider: ServiceProvider, name: str, principal: Principal = ME, **extra) -> dict:
-    return _call(provider, "StartTranscriptionJob", {"TranscriptionJobName": name, "Media": {"MediaFileUri": "s3://b/a.wav"},
-                                                     **extra}, principal)
+    request = {"TranscriptionJobName": name, "Media": {"MediaFileUri": "s3://b/a.wav"}, **extra}
+    return _call(provider, "StartTranscriptionJob", request, principal)
 
 
 def test_job_api_start_get_delete(rt, transcriptions):
