@@ -120,7 +120,7 @@ class ModelWorkerPool(Executor):
     def _pick(self) -> _Worker:
         """The worker with the fewest calls in flight; a new one while every worker is busy and there is room.
         Workers that died are dropped here already (their readers fail the calls they held)."""
-        self._workers = [worker for worker in self._workers if worker.process.is_alive()]
+        self._workers = [worker for worker in self._workers if _usable(worker)]
         idle = min(self._workers, key=lambda worker: len(worker.calls), default=None)
         if idle is None or (idle.calls and len(self._workers) < self.processes):
             idle = self._start()
@@ -203,6 +203,20 @@ def _worker_main(conn: Connection, initializer: Callable[..., None] | None, init
                 f"{error}"))))
             continue
         conn.send((call_id, True, payload))
+
+
+def _usable(worker: _Worker) -> bool:
+    """Alive, as far as a new call can tell. is_alive() can still say yes for a process that was just killed (its
+    reader thread may be reaping it at that moment), but the dead process's end of the pipe is closed, which reads
+    as readable on an idle worker: nothing else is sent to an idle worker's pipe."""
+    if not worker.process.is_alive():
+        return False
+    if worker.calls:
+        return True  # its reader fails those calls if it has died
+    try:
+        return not worker.conn.poll(0)
+    except (OSError, ValueError):
+        return False
 
 
 def _pickled_error(error: BaseException) -> bytes:

@@ -53,15 +53,25 @@ def _die(_: object) -> None:
 
 
 def process_state(pid: int) -> str:
-    """The process's state letter from /proc (R, S, Z, ...), or "gone"."""
+    """The process's state letter from /proc (R, S, Z, ...), or "gone". A process ends when its last thread does: the
+    main thread turns Z first while the others (a model library's) still hold its files open, so a process whose
+    main thread is a zombie but another thread is not reads as that thread's state."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        tids = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return "gone"
+    states = []
+    for tid in tids:
+        try:
+            states.append(Path(f"/proc/{pid}/task/{tid}/stat").read_text().split(")")[-1].split()[0])
+        except FileNotFoundError:
+            continue  # that thread has just ended
+    return next((state for state in states if state not in ("Z", "X")), "Z" if states else "gone")
 
 
 def wait_until_dead(pid: int, timeout: float = 10) -> None:
-    """Until the kernel has ended the process (a zombie or gone): os.kill only sends the signal."""
+    """Until the kernel has ended the process, every thread of it (a zombie or gone): os.kill only sends the
+    signal, and its pipes close when its last thread ends."""
     poll(lambda: process_state(pid), lambda state: state in ("Z", "X", "gone"), timeout, 0.01,
          what=f"process {pid} to end (its state letter, below)")
 

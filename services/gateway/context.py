@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from services.gateway.kit.arns import build_arn
+
 # The current request id, for log records written anywhere below the protocol layer.
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -32,4 +34,4 @@ class RequestContext:
         return self.principal.region
 
     def arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+        return build_arn(service, self.region, self.account_id, resource)
