@@ -13,6 +13,7 @@ workflows it already has.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import secrets
 import traceback
@@ -355,6 +356,7 @@ def run_job(job_id: str) -> None:
     run = JobRun(store, store.load(job_id))
     try:
         result = JOB_KINDS[kind_name].run(run)
+        json.dumps(result)  # a result the job row cannot store fails the job here, instead of leaving it running
     except JobStopped:
         DBOS.run_step({"name": "job.finish"}, _finish, job_id, STOPPED, None, "Stopped on request.")
         return

@@ -3,6 +3,7 @@ shapes, HTTP bindings and error codes."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -93,10 +94,30 @@ class ServiceSpec:
         return self.error_statuses.get(code, default)
 
 
+# Where a botocore model's constraint is not what the service enforces, the member gets a shape of its own here:
+# {service: {(structure, member): the member's shape}}. Forecast's model gives IAM role members the shape `Arn`,
+# whose pattern only admits forecast ARNs; the service takes IAM role ARNs there (every AWS example passes one).
+MODEL_CORRECTIONS: dict[str, dict[tuple[str, str], dict]] = {
+    "forecast": {
+        ("S3Config", "RoleArn"): {"type": "string", "max": 256, "pattern": r"arn:([a-z\d-]+):iam::\d{12}:role/.+"},
+        ("EncryptionConfig", "RoleArn"): {"type": "string", "max": 256,
+                                          "pattern": r"arn:([a-z\d-]+):iam::\d{12}:role/.+"},
+    },
+}
+
+
 @lru_cache(maxsize=None)
 def service_spec(name: str) -> ServiceSpec:
     session = botocore.session.get_session()
-    return ServiceSpec(name, session.get_service_model(name))
+    corrections = MODEL_CORRECTIONS.get(name)
+    if not corrections:
+        return ServiceSpec(name, session.get_service_model(name))
+    raw = copy.deepcopy(session.get_component("data_loader").load_service_model(name, "service-2"))
+    for (structure, member), shape in corrections.items():
+        shape_name = f"aigate{structure}{member}"
+        raw["shapes"][shape_name] = shape
+        raw["shapes"][structure]["members"][member]["shape"] = shape_name
+    return ServiceSpec(name, ServiceModel(raw, service_name=name))
 
 
 def all_specs() -> dict[str, ServiceSpec]:
