@@ -1,0 +1,1 @@
+"""Amazon Forecast (`forecast`) and its query runtime (`forecastquery`)."""

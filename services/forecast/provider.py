@@ -1,0 +1,633 @@
+"""Amazon Forecast's control plane, keyed by AWS operation name.
+
+Dataset groups and datasets are rows (store.py); imports, predictors, forecasts and exports are rows whose creation
+is a durable job (training.py runs them). Operations this gateway cannot do for real yet answer
+NotImplementedException (the default for operations without a handler), or, for a setting of an implemented
+operation, NotImplementedException naming the setting — never accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.forecast import training
+from services.forecast.errors import InvalidInput, LimitExceeded, NotImplemented_, ResourceInUse
+from services.forecast.schema import DOMAINS, METADATA, TARGET, check_frequency, check_schema, finer_than
+from services.forecast.store import (
+    ANY, BACKTEST_EXPORT, BUSY, DATASET, DATASET_GROUP, DATASET_GROUPS, DATASETS, FORECAST, FORECAST_EXPORT,
+    IMPORT_JOB, PREDICTOR, TABLES, WORDS, ForecastResource,
+    checked_arn, children, get, not_found, resource_arn,
+)
+from services.forecast.data import check_timestamp_format
+from services.gateway.context import Principal, RequestContext
+from services.gateway.errors import ServiceError
+from services.gateway.kit.arns import parse_arn
+from services.gateway.kit.paging import Paging
+from services.gateway.kit.resources import session
+from services.gateway.kit.tags import Tagging, drop_tags
+from services.gateway.kit.times import utcnow
+from services.gateway.registry import ServiceProvider
+from services.gateway.runtime import runtime
+from services.forecast.errors import InvalidNextToken
+
+provider = ServiceProvider("forecast")
+
+PAGING = Paging("forecast", invalid_token=lambda token: InvalidNextToken("The NextToken is not valid."),
+                default_limit=100)
+
+MAX_DATASET_GROUPS = 500  # AWS's default quotas
+MAX_DATASETS = 500
+DEFAULT_FORECAST_TYPES = ["0.1", "0.5", "0.9"]
+MAX_HORIZON = 500
+
+
+def _exists(principal: Principal, arn: str) -> bool:
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "forecast":
+        raise InvalidInput(f"The ARN {arn} is not a valid Amazon Forecast ARN.")
+    return parsed.resource_type in TABLES and TABLES[parsed.resource_type].exists(principal, arn)
+
+
+TAGGING = Tagging("forecast", exists=_exists, not_found=not_found,
+                  too_many=lambda limit: LimitExceeded(f"A resource can have at most {limit} tags."), max_tags=200)
+TAGGING.register(provider)  # TagResource, UntagResource, ListTagsForResource
+
+
+# ------------------------------------------------------------------------------------------------ shared
+
+
+def _create(ctx: RequestContext, kind: str, arn: str, name: str, spec: dict, parent: str | None = None,
+            details: dict | None = None, job_kind: str | None = None) -> ForecastResource:
+    """The row (ResourceAlreadyExists when the ARN is taken), its tags, and its creation job if it has one."""
+    tags = TAGGING.check_new(spec.get("Tags"))
+    stored = {key: value for key, value in spec.items() if key != "Tags"}
+    now = utcnow()
+    table = TABLES[kind]
+    with session() as db:
+        row = table.create(ctx, db, arn=arn, kind=kind, name=name, parent_arn=parent, spec=stored,
+                           details=details or {}, created_at=now, modified_at=now)
+    if job_kind is not None:
+        job = runtime().jobs.submit(ctx.principal, job_kind, stored, name=arn, details={"arn": arn})
+        row = table.update(ctx, arn, job_id=job.job_id)
+    TAGGING.tag(ctx, arn, tags)
+    return row
+
+
+def _status(row: ForecastResource) -> str:
+    return row.state()[0]
+
+
+def _common(row: ForecastResource) -> dict:
+    status, message, _ = row.state()
+    out = {"Status": status, "CreationTime": row.created, "LastModificationTime": row.last_modified()}
+    if message:
+        out["Message"] = message
+    return out
+
+
+def _filtered(ctx: RequestContext, kind: str, request: dict, keys: dict) -> list[ForecastResource]:
+    """The caller's resources of a kind, newest first, through List*'s Filters ({filter key: how to read it})."""
+    rows = TABLES[kind].list(ctx, order_by=(ForecastResource.created_at.desc(), ForecastResource.arn))
+    for condition in request.get("Filters") or []:
+        key, value, how = condition["Key"], condition["Value"], condition["Condition"]
+        if key not in keys:
+            raise InvalidInput(f"Filter key {key} is not valid; valid keys are {', '.join(keys)}.")
+        read = keys[key]
+        rows = [row for row in rows if (read(row) == value) == (how == "IS")]
+    return rows
+
+
+def _delete(ctx: RequestContext, kind: str, arn: str) -> dict:
+    row = get(ctx, kind, arn)
+    status = _status(row)
+    if status in BUSY:
+        raise ResourceInUse(f"The {WORDS[kind]} {arn} cannot be deleted while its status is {status}.")
+    users = children(ctx, arn)
+    if kind == DATASET:
+        users = [child for child in users if child.kind != IMPORT_JOB]
+    if users:
+        raise ResourceInUse(f"The {WORDS[kind]} {arn} is used by {WORDS[users[0].kind]} {users[0].arn}; delete that "
+                            f"first, or use DeleteResourceTree.")
+    _remove(ctx, row)
+    return {}
+
+
+def _remove(ctx: RequestContext | Principal, row: ForecastResource) -> None:
+    """A resource's row, job, data files and tags, and its dataset import jobs when it is a dataset."""
+    for child in children(ctx, row.arn):
+        if child.kind == IMPORT_JOB:
+            _remove(ctx, child)
+    if row.job_id is not None:
+        principal = ctx.principal if isinstance(ctx, RequestContext) else ctx
+        runtime().jobs.store.delete(principal, None, row.job_id)
+    training.remove_data(row)
+    ANY.delete(ctx, row.arn)
+    drop_tags(row.arn)
+
+
+def _need_active(row: ForecastResource, purpose: str) -> None:
+    status = _status(row)
+    if status != "ACTIVE":
+        raise ResourceInUse(f"The {WORDS[row.kind]} {row.arn} must be ACTIVE {purpose}; its status is {status}.")
+
+
+def _windows(windows: list[dict]) -> list[dict]:
+    """Backtest windows as stored (epoch seconds) with their times as times again."""
+    return [{key: dt.datetime.fromtimestamp(value, dt.timezone.utc) if key in ("TestWindowStart", "TestWindowEnd")
+             else value for key, value in window.items()} for window in windows]
+
+
+def _not_implemented(setting: str, why: str) -> ServiceError:
+    return NotImplemented_(f"{setting} is not implemented by this gateway: {why}.")
+
+
+# ------------------------------------------------------------------------------------------------ dataset groups
+
+
+@provider.operation("CreateDatasetGroup")
+def create_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    name, domain = request["DatasetGroupName"], request["Domain"]
+    dataset_arns = _group_datasets(ctx, domain, request.get("DatasetArns") or [])
+    if DATASET_GROUPS.count(ctx) >= MAX_DATASET_GROUPS:
+        raise LimitExceeded(f"You can have at most {MAX_DATASET_GROUPS} dataset groups.")
+    arn = resource_arn(ctx, DATASET_GROUP, name)
+    _create(ctx, DATASET_GROUP, arn, name, request, details={"DatasetArns": dataset_arns})
+    return {"DatasetGroupArn": arn}
+
+
+def _group_datasets(ctx: RequestContext, domain: str, arns: list[str]) -> list[str]:
+    """A dataset group's datasets: they exist, share its domain, and there is one of each type at most."""
+    by_type: dict[str, str] = {}
+    for arn in arns:
+        dataset = get(ctx, DATASET, arn)
+        if dataset.spec["Domain"] != domain:
+            raise InvalidInput(f"The dataset {arn} is of domain {dataset.spec['Domain']}, not the dataset group's "
+                               f"{domain}.")
+        kind = dataset.spec["DatasetType"]
+        if kind in by_type:
+            raise InvalidInput(f"A dataset group can have one {kind} dataset; {by_type[kind]} and {arn} are both "
+                               f"{kind}.")
+        by_type[kind] = arn
+    return list(arns)
+
+
+def _dataset_group_properties(row: ForecastResource) -> dict:
+    common = _common(row)
+    common.pop("Message", None)
+    return {"DatasetGroupName": row.name, "DatasetGroupArn": row.arn, "DatasetArns": row.details["DatasetArns"],
+            "Domain": row.spec["Domain"], **common}
+
+
+@provider.operation("DescribeDatasetGroup")
+def describe_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    return _dataset_group_properties(get(ctx, DATASET_GROUP, request["DatasetGroupArn"]))
+
+
+@provider.operation("ListDatasetGroups")
+def list_dataset_groups(ctx: RequestContext, request: dict) -> dict:
+    return PAGING.page(ctx, request, _filtered(ctx, DATASET_GROUP, request, {}), lambda row: {
+        "DatasetGroupArn": row.arn, "DatasetGroupName": row.name, "CreationTime": row.created,
+        "LastModificationTime": row.last_modified()})
+
+
+@provider.operation("UpdateDatasetGroup")
+def update_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, DATASET_GROUP, request["DatasetGroupArn"])
+    arns = _group_datasets(ctx, row.spec["Domain"], request["DatasetArns"])
+    DATASET_GROUPS.update(ctx, row.arn, details={**row.details, "DatasetArns": arns}, modified_at=utcnow())
+    return {}
+
+
+@provider.operation("DeleteDatasetGroup")
+def delete_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, DATASET_GROUP, request["DatasetGroupArn"])
+
+
+# ------------------------------------------------------------------------------------------------ datasets
+
+
+@provider.operation("CreateDataset")
+def create_dataset(ctx: RequestContext, request: dict) -> dict:
+    if request.get("EncryptionConfig"):
+        raise _not_implemented("EncryptionConfig", "data is stored in the gateway's own data folder, not under a "
+                                                   "KMS key")
+    check_schema(request["Domain"], request["DatasetType"], request["Schema"], request.get("DataFrequency"))
+    if DATASETS.count(ctx) >= MAX_DATASETS:
+        raise LimitExceeded(f"You can have at most {MAX_DATASETS} datasets.")
+    arn = resource_arn(ctx, DATASET, request["DatasetName"])
+    _create(ctx, DATASET, arn, request["DatasetName"], request)
+    return {"DatasetArn": arn}
+
+
+@provider.operation("DescribeDataset")
+def describe_dataset(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, DATASET, request["DatasetArn"])
+    common = _common(row)
+    common.pop("Message", None)
+    out = {"DatasetArn": row.arn, "DatasetName": row.name, "Domain": row.spec["Domain"],
+           "DatasetType": row.spec["DatasetType"], "Schema": row.spec["Schema"], **common}
+    if row.spec.get("DataFrequency"):
+        out["DataFrequency"] = row.spec["DataFrequency"]
+    return out
+
+
+@provider.operation("ListDatasets")
+def list_datasets(ctx: RequestContext, request: dict) -> dict:
+    return PAGING.page(ctx, request, _filtered(ctx, DATASET, request, {}), lambda row: {
+        "DatasetArn": row.arn, "DatasetName": row.name, "DatasetType": row.spec["DatasetType"],
+        "Domain": row.spec["Domain"], "CreationTime": row.created, "LastModificationTime": row.last_modified()})
+
+
+@provider.operation("DeleteDataset")
+def delete_dataset(ctx: RequestContext, request: dict) -> dict:
+    arn = request["DatasetArn"]
+    for job in children(ctx, get(ctx, DATASET, arn).arn):
+        if _status(job) in BUSY:
+            raise ResourceInUse(f"The dataset {arn} has the dataset import job {job.arn} in progress.")
+    return _delete(ctx, DATASET, arn)
+
+
+# ------------------------------------------------------------------------------------------------ imports
+
+
+@provider.operation("CreateDatasetImportJob")
+def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
+    dataset = get(ctx, DATASET, request["DatasetArn"])
+    path = request["DataSource"]["S3Config"]["Path"]
+    if not path.startswith("s3://"):
+        raise InvalidInput(f"The S3 path {path} is not valid: it must start with s3://.")
+    if request.get("UseGeolocationForTimeZone") or request.get("GeolocationFormat"):
+        raise _not_implemented("UseGeolocationForTimeZone", "no offline geolocation-to-time-zone data is installed; "
+                                                            "give TimeZone instead")
+    if request.get("DataSource", {}).get("S3Config", {}).get("KMSKeyArn"):
+        raise _not_implemented("KMSKeyArn", "objects are read as the gateway's blob store holds them")
+    if dataset.spec["DatasetType"] != METADATA:
+        check_timestamp_format(request.get("TimestampFormat"), dataset.spec.get("DataFrequency"))
+    if request.get("TimeZone"):
+        training.check_time_zone(request["TimeZone"])
+    if any(_status(job) in BUSY for job in children(ctx, dataset.arn)):
+        raise ResourceInUse(f"The dataset {dataset.arn} already has a dataset import job in progress.")
+    arn = resource_arn(ctx, IMPORT_JOB, dataset.name, request["DatasetImportJobName"])
+    _create(ctx, IMPORT_JOB, arn, request["DatasetImportJobName"], request, parent=dataset.arn,
+            job_kind=training.IMPORT_KIND)
+    return {"DatasetImportJobArn": arn}
+
+
+def _data_source(row: ForecastResource) -> dict:
+    s3 = {key: value for key, value in row.spec["DataSource"]["S3Config"].items()}
+    return {"S3Config": s3}
+
+
+@provider.operation("DescribeDatasetImportJob")
+def describe_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, IMPORT_JOB, request["DatasetImportJobArn"])
+    _, _, result = row.state()
+    spec = row.spec
+    out = {"DatasetImportJobName": row.name, "DatasetImportJobArn": row.arn, "DatasetArn": row.parent_arn,
+           "DataSource": _data_source(row), "Format": spec.get("Format", "CSV"),
+           "ImportMode": spec.get("ImportMode", "FULL"), **_common(row)}
+    dataset = ANY.find(ctx, row.parent_arn)
+    if dataset is None or dataset.spec["DatasetType"] != METADATA:
+        out["TimestampFormat"] = spec.get("TimestampFormat") or "yyyy-MM-dd HH:mm:ss"
+    for member in ("TimeZone", "UseGeolocationForTimeZone", "GeolocationFormat"):
+        if member in spec:
+            out[member] = spec[member]
+    if result:
+        out["FieldStatistics"] = result["FieldStatistics"]
+        out["DataSize"] = result["DataSize"]
+    return out
+
+
+@provider.operation("ListDatasetImportJobs")
+def list_dataset_import_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, IMPORT_JOB, request, {"DatasetArn": lambda row: row.parent_arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "DatasetImportJobArn": row.arn, "DatasetImportJobName": row.name, "DataSource": _data_source(row),
+        "ImportMode": row.spec.get("ImportMode", "FULL"), **_common(row)})
+
+
+@provider.operation("DeleteDatasetImportJob")
+def delete_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, IMPORT_JOB, request["DatasetImportJobArn"])
+
+
+# ------------------------------------------------------------------------------------------------ predictors
+
+
+def _check_forecast_types(types: list[str] | None) -> list[str]:
+    types = types or DEFAULT_FORECAST_TYPES
+    for value in types:
+        if value != "mean" and not 0.01 <= float(value) <= 0.99:
+            raise InvalidInput(f"Forecast type {value} is not valid: quantiles go from 0.01 to 0.99, or 'mean'.")
+    if len(set(types)) != len(types):
+        raise InvalidInput("ForecastTypes has a type more than once.")
+    return types
+
+
+def _training_group(ctx: RequestContext, arn: str, frequency: str) -> ForecastResource:
+    """The dataset group a predictor trains on: it has a target time series with data at a frequency no finer."""
+    group = get(ctx, DATASET_GROUP, arn)
+    datasets = [get(ctx, DATASET, dataset_arn) for dataset_arn in group.details["DatasetArns"]
+                if ANY.exists(ctx, dataset_arn)]
+    target = next((dataset for dataset in datasets if dataset.spec["DatasetType"] == TARGET), None)
+    if target is None:
+        raise InvalidInput(f"The dataset group {arn} has no TARGET_TIME_SERIES dataset.")
+    if not any(_status(job) == "ACTIVE" for job in children(ctx, target.arn)):
+        raise InvalidInput(f"The TARGET_TIME_SERIES dataset {target.arn} has no ACTIVE dataset import job: import "
+                           f"data before training a predictor.")
+    data_frequency = target.spec.get("DataFrequency")
+    if data_frequency and finer_than(frequency, data_frequency):
+        raise InvalidInput(f"The forecast frequency {frequency} is finer than the data frequency {data_frequency} of "
+                           f"{target.arn}.")
+    for dataset in datasets:
+        if any(_status(job) in BUSY for job in children(ctx, dataset.arn)):
+            raise ResourceInUse(f"The dataset {dataset.arn} has a dataset import job in progress.")
+    return group
+
+
+def _check_dimensions(ctx: RequestContext, group: ForecastResource, dimensions: list[str]) -> None:
+    target = training.group_datasets(ctx.principal, group)[TARGET]
+    domain = DOMAINS[target.spec["Domain"]]
+    names = {attribute["AttributeName"] for attribute in target.spec["Schema"]["Attributes"]}
+    for dimension in dimensions:
+        if dimension not in names or dimension in (domain.item_field, "timestamp", domain.target_field):
+            raise InvalidInput(f"Forecast dimension {dimension} is not a string attribute of the target time series "
+                               f"dataset besides {domain.item_field}.")
+
+
+@provider.operation("CreatePredictor")
+def create_predictor(ctx: RequestContext, request: dict) -> dict:
+    horizon = request["ForecastHorizon"]
+    if horizon > MAX_HORIZON:
+        raise InvalidInput(f"ForecastHorizon {horizon} is more than the maximum of {MAX_HORIZON}.")
+    if request.get("PerformHPO"):
+        raise _not_implemented("PerformHPO", "hyperparameter search is not built yet; give TrainingParameters")
+    if request.get("EncryptionConfig"):
+        raise _not_implemented("EncryptionConfig", "models are stored in the gateway's own data folder")
+    if request["InputDataConfig"].get("SupplementaryFeatures"):
+        raise _not_implemented("SupplementaryFeatures", "holiday and weather features are not built yet")
+    algorithm = request.get("AlgorithmArn")
+    if request.get("PerformAutoML"):
+        if algorithm:
+            raise InvalidInput("AlgorithmArn must not be given with PerformAutoML.")
+    elif not algorithm:
+        raise InvalidInput("Either AlgorithmArn or PerformAutoML must be given.")
+    else:
+        training.algorithm_name(algorithm)
+    _check_forecast_types(request.get("ForecastTypes"))
+    frequency = check_frequency(request["FeaturizationConfig"]["ForecastFrequency"])
+    training.check_evaluation(request.get("EvaluationParameters") or {}, horizon)
+    group = _training_group(ctx, request["InputDataConfig"]["DatasetGroupArn"], frequency)
+    _check_dimensions(ctx, group, request["FeaturizationConfig"].get("ForecastDimensions") or [])
+    training.check_featurizations(request["FeaturizationConfig"].get("Featurizations") or [])
+    arn = resource_arn(ctx, PREDICTOR, request["PredictorName"])
+    _create(ctx, PREDICTOR, arn, request["PredictorName"], request, parent=group.arn,
+            details={"auto": False, "imports": training.active_imports(ctx.principal, group)},
+            job_kind=training.PREDICTOR_KIND)
+    return {"PredictorArn": arn}
+
+
+@provider.operation("CreateAutoPredictor")
+def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
+    for member, why in (("ExplainPredictor", "explainability is not built yet"),
+                        ("MonitorConfig", "predictor monitoring is not built yet"),
+                        ("TimeAlignmentBoundary", "aggregation boundaries other than the calendar's are not built "
+                                                  "yet"),
+                        ("EncryptionConfig", "models are stored in the gateway's own data folder")):
+        if request.get(member):
+            raise _not_implemented(member, why)
+    reference = request.get("ReferencePredictorArn")
+    if reference:  # retrain: the reference's settings on the data as it is now
+        base = get(ctx, PREDICTOR, reference)
+        if not base.details.get("auto"):
+            raise InvalidInput(f"The reference predictor {reference} is not an AutoPredictor.")
+        if any(request.get(member) for member in ("ForecastHorizon", "ForecastFrequency", "ForecastTypes",
+                                                  "ForecastDimensions", "DataConfig")):
+            raise InvalidInput("Only PredictorName, Tags and ReferencePredictorArn may be given when retraining a "
+                               "predictor.")
+        request = {**{key: value for key, value in base.spec.items() if key not in ("PredictorName", "Tags")},
+                   **request}
+    for member in ("ForecastHorizon", "ForecastFrequency", "DataConfig"):
+        if not request.get(member):
+            raise InvalidInput(f"{member} is required to create a predictor.")
+    horizon = request["ForecastHorizon"]
+    if horizon > MAX_HORIZON:
+        raise InvalidInput(f"ForecastHorizon {horizon} is more than the maximum of {MAX_HORIZON}.")
+    if request["DataConfig"].get("AdditionalDatasets"):
+        raise _not_implemented("AdditionalDatasets", "holiday and weather features are not built yet")
+    _check_forecast_types(request.get("ForecastTypes"))
+    frequency = check_frequency(request["ForecastFrequency"])
+    group = _training_group(ctx, request["DataConfig"]["DatasetGroupArn"], frequency)
+    _check_dimensions(ctx, group, request.get("ForecastDimensions") or [])
+    training.check_attribute_configs(request["DataConfig"].get("AttributeConfigs") or [])
+    arn = resource_arn(ctx, PREDICTOR, request["PredictorName"])
+    _create(ctx, PREDICTOR, arn, request["PredictorName"], request, parent=group.arn,
+            details={"auto": True, "imports": training.active_imports(ctx.principal, group)},
+            job_kind=training.PREDICTOR_KIND)
+    return {"PredictorArn": arn}
+
+
+@provider.operation("DescribePredictor")
+def describe_predictor(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, PREDICTOR, request["PredictorArn"])
+    if row.details.get("auto"):
+        raise InvalidInput(f"The predictor {row.arn} was created with CreateAutoPredictor: use "
+                           f"DescribeAutoPredictor.")
+    spec = row.spec
+    _, _, result = row.state()
+    out = {"PredictorArn": row.arn, "PredictorName": row.name, "ForecastHorizon": spec["ForecastHorizon"],
+           "ForecastTypes": spec.get("ForecastTypes") or DEFAULT_FORECAST_TYPES,
+           "PerformAutoML": bool(spec.get("PerformAutoML")), "PerformHPO": bool(spec.get("PerformHPO")),
+           "EvaluationParameters": training.evaluation(spec.get("EvaluationParameters") or {},
+                                                       spec["ForecastHorizon"]),
+           "InputDataConfig": spec["InputDataConfig"], "FeaturizationConfig": spec["FeaturizationConfig"],
+           "IsAutoPredictor": False, "DatasetImportJobArns": row.details["imports"], **_common(row)}
+    for member in ("AlgorithmArn", "TrainingParameters", "OptimizationMetric", "AutoMLOverrideStrategy"):
+        if spec.get(member) is not None:
+            out[member] = spec[member]
+    if spec.get("PerformAutoML"):
+        out["AutoMLAlgorithmArns"] = [training.algorithm_arn(name) for name in training.AUTOML_ALGORITHMS]
+        if result:
+            out["AlgorithmArn"] = training.algorithm_arn(result["algorithm"])
+    if result:
+        out["PredictorExecutionDetails"] = {"PredictorExecutions": [
+            {**execution, "TestWindows": _windows(execution["TestWindows"])} for execution in result["executions"]]}
+    return out
+
+
+@provider.operation("DescribeAutoPredictor")
+def describe_auto_predictor(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, PREDICTOR, request["PredictorArn"])
+    spec = row.spec
+    if not row.details.get("auto"):
+        raise InvalidInput(f"The predictor {row.arn} was created with CreatePredictor: use DescribePredictor.")
+    out = {"PredictorArn": row.arn, "PredictorName": row.name, "ForecastHorizon": spec["ForecastHorizon"],
+           "ForecastTypes": spec.get("ForecastTypes") or DEFAULT_FORECAST_TYPES,
+           "ForecastFrequency": spec["ForecastFrequency"], "DataConfig": spec["DataConfig"],
+           "DatasetImportJobArns": row.details["imports"],
+           "OptimizationMetric": spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss", **_common(row)}
+    if spec.get("ForecastDimensions"):
+        out["ForecastDimensions"] = spec["ForecastDimensions"]
+    if spec.get("ReferencePredictorArn"):
+        reference = spec["ReferencePredictorArn"]
+        out["ReferencePredictorSummary"] = {"Arn": reference,
+                                            "State": "Active" if ANY.exists(ctx, reference) else "Deleted"}
+    return out
+
+
+def _predictor_summary(row: ForecastResource) -> dict:
+    out = {"PredictorArn": row.arn, "PredictorName": row.name, "DatasetGroupArn": row.parent_arn,
+           "IsAutoPredictor": bool(row.details.get("auto")), **_common(row)}
+    if row.spec.get("ReferencePredictorArn"):
+        out["ReferencePredictorSummary"] = {"Arn": row.spec["ReferencePredictorArn"], "State": "Active"}
+    return out
+
+
+@provider.operation("ListPredictors")
+def list_predictors(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, PREDICTOR, request, {"DatasetGroupArn": lambda row: row.parent_arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, _predictor_summary)
+
+
+@provider.operation("DeletePredictor")
+def delete_predictor(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, PREDICTOR, request["PredictorArn"])
+
+
+@provider.operation("GetAccuracyMetrics")
+def get_accuracy_metrics(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, PREDICTOR, request["PredictorArn"])
+    _need_active(row, "for its accuracy metrics")
+    _, _, result = row.state()
+    evaluation = [{**entry, "TestWindows": _windows(entry["TestWindows"])} for entry in result["evaluation"]]
+    out = {"PredictorEvaluationResults": evaluation, "IsAutoPredictor": bool(row.details.get("auto")),
+           "OptimizationMetric": row.spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss"}
+    if row.spec.get("AutoMLOverrideStrategy"):
+        out["AutoMLOverrideStrategy"] = row.spec["AutoMLOverrideStrategy"]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ forecasts
+
+
+@provider.operation("CreateForecast")
+def create_forecast(ctx: RequestContext, request: dict) -> dict:
+    predictor = get(ctx, PREDICTOR, request["PredictorArn"])
+    _need_active(predictor, "to create a forecast")
+    if request.get("TimeSeriesSelector"):
+        raise _not_implemented("TimeSeriesSelector", "forecasts cover every series of the dataset group")
+    trained = predictor.spec.get("ForecastTypes") or DEFAULT_FORECAST_TYPES
+    types = _check_forecast_types(request.get("ForecastTypes") or trained)
+    unknown = [value for value in types if value not in trained]
+    if unknown:
+        raise InvalidInput(f"Forecast types {', '.join(unknown)} are not among the predictor's "
+                           f"({', '.join(trained)}).")
+    arn = resource_arn(ctx, FORECAST, request["ForecastName"])
+    _create(ctx, FORECAST, arn, request["ForecastName"], {**request, "ForecastTypes": types},
+            parent=predictor.arn, details={"group": predictor.parent_arn}, job_kind=training.FORECAST_KIND)
+    return {"ForecastArn": arn}
+
+
+@provider.operation("DescribeForecast")
+def describe_forecast(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, FORECAST, request["ForecastArn"])
+    return {"ForecastArn": row.arn, "ForecastName": row.name, "ForecastTypes": row.spec["ForecastTypes"],
+            "PredictorArn": row.parent_arn, "DatasetGroupArn": row.details["group"], **_common(row)}
+
+
+@provider.operation("ListForecasts")
+def list_forecasts(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, FORECAST, request, {"DatasetGroupArn": lambda row: row.details["group"],
+                                              "PredictorArn": lambda row: row.parent_arn, "Status": _status})
+
+    def summary(row: ForecastResource) -> dict:
+        predictor = ANY.find(ctx, row.parent_arn)
+        return {"ForecastArn": row.arn, "ForecastName": row.name, "PredictorArn": row.parent_arn,
+                "CreatedUsingAutoPredictor": bool(predictor and predictor.details.get("auto")),
+                "DatasetGroupArn": row.details["group"], **_common(row)}
+
+    return PAGING.page(ctx, request, rows, summary)
+
+
+@provider.operation("DeleteForecast")
+def delete_forecast(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, FORECAST, request["ForecastArn"])
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+
+@provider.operation("CreateForecastExportJob")
+def create_forecast_export_job(ctx: RequestContext, request: dict) -> dict:
+    forecast = get(ctx, FORECAST, request["ForecastArn"])
+    _need_active(forecast, "to be exported")
+    training.check_destination(request["Destination"]["S3Config"]["Path"], request.get("Format"))
+    arn = resource_arn(ctx, FORECAST_EXPORT, forecast.name, request["ForecastExportJobName"])
+    _create(ctx, FORECAST_EXPORT, arn, request["ForecastExportJobName"], request, parent=forecast.arn,
+            job_kind=training.EXPORT_KIND)
+    return {"ForecastExportJobArn": arn}
+
+
+@provider.operation("DescribeForecastExportJob")
+def describe_forecast_export_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, FORECAST_EXPORT, request["ForecastExportJobArn"])
+    return {"ForecastExportJobArn": row.arn, "ForecastExportJobName": row.name, "ForecastArn": row.parent_arn,
+            "Destination": row.spec["Destination"], "Format": row.spec.get("Format", "CSV"), **_common(row)}
+
+
+@provider.operation("ListForecastExportJobs")
+def list_forecast_export_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, FORECAST_EXPORT, request, {"ForecastArn": lambda row: row.parent_arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "ForecastExportJobArn": row.arn, "ForecastExportJobName": row.name, "Destination": row.spec["Destination"],
+        **_common(row)})
+
+
+@provider.operation("DeleteForecastExportJob")
+def delete_forecast_export_job(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, FORECAST_EXPORT, request["ForecastExportJobArn"])
+
+
+# ------------------------------------------------------------------------------------------------ whole trees
+
+
+@provider.operation("StopResource")
+def stop_resource(ctx: RequestContext, request: dict) -> dict:
+    arn = checked_arn(ctx, request["ResourceArn"])
+    kind = parse_arn(arn).resource_type
+    if kind not in (IMPORT_JOB, PREDICTOR, FORECAST, FORECAST_EXPORT, BACKTEST_EXPORT):
+        raise InvalidInput(f"StopResource does not stop {WORDS.get(kind, kind)} resources.")
+    row = get(ctx, kind, arn)
+    status = _status(row)
+    if status not in BUSY:
+        raise InvalidInput(f"The {WORDS[kind]} {arn} cannot be stopped: its status is {status}.")
+    runtime().jobs.store.request_stop(ctx.principal, row.job().kind, row.job_id)
+    return {}
+
+
+@provider.operation("DeleteResourceTree")
+def delete_resource_tree(ctx: RequestContext, request: dict) -> dict:
+    arn = checked_arn(ctx, request["ResourceArn"])
+    kind = parse_arn(arn).resource_type
+    if kind not in (DATASET_GROUP, DATASET, PREDICTOR, FORECAST):
+        raise InvalidInput(f"DeleteResourceTree does not delete {WORDS.get(kind, kind)} resources.")
+    root = get(ctx, kind, arn)
+    tree = _tree(ctx, root)
+    busy = [row for row in tree if _status(row) in BUSY]
+    if busy:
+        raise ResourceInUse(f"The {WORDS[busy[0].kind]} {busy[0].arn} in the tree is {_status(busy[0])}.")
+    for row in reversed(tree):  # children before their parents
+        if ANY.exists(ctx, row.arn):
+            _remove(ctx, row)
+    return {}
+
+
+def _tree(ctx: RequestContext, root: ForecastResource) -> list[ForecastResource]:
+    """The resource and everything made from it, parents first (a dataset group's predictors, their forecasts and
+    exports; a dataset's import jobs). Datasets are not part of a dataset group's tree, as in AWS."""
+    tree, queue = [], [root]
+    while queue:
+        row = queue.pop(0)
+        tree.append(row)
+        queue.extend(children(ctx, row.arn))
+    return tree

