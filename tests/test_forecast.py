@@ -28,8 +28,16 @@ def m3_monthly(count: int) -> list:
     return series[:count]
 
 
+FIRST_FORECAST = pd.Timestamp("2000-01-01")  # every series' history ends the month before, as in one real dataset
+
+
+def month(index: int, length: int) -> pd.Timestamp:
+    """The month of point `index` of a series of `length` points ending just before FIRST_FORECAST."""
+    return FIRST_FORECAST - pd.DateOffset(months=length - index)
+
+
 def m3_csv(series: list) -> tuple[bytes, dict[str, np.ndarray]]:
-    """The series as a Forecast import file (no header; item_id, timestamp, demand), each starting in January 1990,
+    """The series as a Forecast import file (no header; item_id, timestamp, demand), all ending in December 1999,
     and the held-out truth by item."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -37,7 +45,7 @@ def m3_csv(series: list) -> tuple[bytes, dict[str, np.ndarray]]:
     for s in series:
         item = s["sn"]
         for index, value in enumerate(s["x"]):
-            writer.writerow([item, (pd.Timestamp("1990-01-01") + pd.DateOffset(months=index)).strftime("%Y-%m-%d"),
+            writer.writerow([item, month(index, len(s["x"])).strftime("%Y-%m-%d"),
                              f"{value:g}"])
         truth[item] = np.asarray(s["xx"], dtype=float)
     return out.getvalue().encode(), truth
@@ -195,7 +203,8 @@ def test_import_reports_field_statistics(trained, forecast):
     values = np.concatenate([s["x"] for s in trained["series"]])
     assert float(stats["demand"]["Max"]) == pytest.approx(values.max())
     assert stats["demand"]["Avg"] == pytest.approx(values.mean())
-    assert stats["timestamp"]["Min"].startswith("1990-01-01")
+    longest = max(len(s["x"]) for s in trained["series"])
+    assert stats["timestamp"]["Min"].startswith(month(0, longest).strftime("%Y-%m-%d"))
     assert imported["DataSize"] > 0 and imported["ImportMode"] == "FULL" and imported["Format"] == "CSV"
     jobs = forecast.list_dataset_import_jobs(Filters=[{"Key": "DatasetArn", "Value": trained["dataset"],
                                                        "Condition": "IS"}])["DatasetImportJobs"]
@@ -384,7 +393,7 @@ def test_query_forecast_beats_the_naive_forecast(trained, query):
         predictions = answer["Forecast"]["Predictions"]
         assert set(predictions) == {"p10", "p50", "p90"}
         stamps = [point["Timestamp"] for point in predictions["p50"]]
-        first = pd.Timestamp("1990-01-01") + pd.DateOffset(months=len(s["x"]))
+        first = FIRST_FORECAST
         assert stamps[0] == first.strftime("%Y-%m-%dT%H:%M:%S") and len(stamps) == HORIZON
         p10, p50, p90 = (np.array([point["Value"] for point in predictions[key]]) for key in ("p10", "p50", "p90"))
         assert np.all(p10 <= p50) and np.all(p50 <= p90)
@@ -396,7 +405,7 @@ def test_query_forecast_beats_the_naive_forecast(trained, query):
 
 def test_query_forecast_dates_and_errors(trained, query):
     s = trained["series"][0]
-    first = pd.Timestamp("1990-01-01") + pd.DateOffset(months=len(s["x"]))
+    first = FIRST_FORECAST
     start, end = first + pd.DateOffset(months=2), first + pd.DateOffset(months=5)
     answer = query.query_forecast(ForecastArn=trained["forecast"], Filters={"item_id": s["sn"]},
                                   StartDate=start.strftime("%Y-%m-%dT%H:%M:%S"),

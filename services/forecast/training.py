@@ -390,7 +390,7 @@ def backtest(algorithm: str, series: list[engines.Series], settings: dict, param
     computed = []
     for window in range(windows["NumberOfBacktestWindows"]):
         cut = windows["BackTestWindowOffset"] + window * horizon
-        trains, truths, histories = _cut(series, cut, horizon, frequency, minimum=2)
+        trains, truths, histories = _cut(series, cut, horizon, frequency, minimum=3)
         if not trains:
             raise TrainingFailed(f"No series is long enough for backtest window {window + 1}: each needs more than "
                                  f"{cut} points before the window.")
