@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,7 @@ def monthly(count: int) -> list:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", category=FutureWarning)  # GluonTS's "'M' is deprecated" on every series
     parser = argparse.ArgumentParser()
     parser.add_argument("--series", type=int, default=1428)
     parser.add_argument("--algorithms", default="ETS,ARIMA,NPTS,auto")

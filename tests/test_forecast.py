@@ -379,6 +379,49 @@ def test_stop_resource_stops_a_training_predictor(trained, forecast):
                                                        PredictorArn=arn)) == "ResourceInUseException"
 
 
+def test_related_time_series_drive_arima(forecast, query, s3, bucket):
+    """Demand that is 10 plus 5 on promotion days: with the promotion calendar as a related time series (known into
+    the horizon), ARIMA's forecast is high exactly on the future promotion days."""
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2024-01-01", periods=120 + 14, freq="D")
+    promo = rng.integers(0, 2, len(days))
+    target, related = io.StringIO(), io.StringIO()
+    for item in ("a", "b"):
+        for index, day in enumerate(days[:120]):
+            target.write(f"{item},{day:%Y-%m-%d},{10 + 5 * promo[index] + rng.normal(0, 0.3):.3f}\n")
+        for index, day in enumerate(days):
+            related.write(f"{item},{day:%Y-%m-%d},{promo[index]}\n")
+    s3.put_object(Bucket=bucket, Key="target.csv", Body=target.getvalue().encode())
+    s3.put_object(Bucket=bucket, Key="related.csv", Body=related.getvalue().encode())
+    name = unique("promo").replace("-", "_")
+    target_arn = forecast.create_dataset(DatasetName=f"{name}_t", Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                         DataFrequency="D", Schema=RETAIL_TARGET)["DatasetArn"]
+    related_arn = forecast.create_dataset(
+        DatasetName=f"{name}_r", Domain="RETAIL", DatasetType="RELATED_TIME_SERIES", DataFrequency="D",
+        Schema={"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                               {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                               {"AttributeName": "promotion_applied", "AttributeType": "integer"}]})["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
+                                          DatasetArns=[target_arn, related_arn])["DatasetGroupArn"]
+    for dataset, key in ((target_arn, "target.csv"), (related_arn, "related.csv")):
+        job = forecast.create_dataset_import_job(
+            DatasetImportJobName="data", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+            DataSource={"S3Config": {"Path": f"s3://{bucket}/{key}", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+        )["DatasetImportJobArn"]
+        assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+    predictor = forecast.create_predictor(
+        PredictorName=name, AlgorithmArn="arn:aws:forecast:::algorithm/ARIMA", ForecastHorizon=14,
+        InputDataConfig={"DatasetGroupArn": group}, FeaturizationConfig={"ForecastFrequency": "D"})["PredictorArn"]
+    trained = wait(lambda: forecast.describe_predictor(PredictorArn=predictor))
+    assert trained["Status"] == "ACTIVE", trained.get("Message")
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=predictor)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    p50 = np.array([point["Value"] for point in query.query_forecast(
+        ForecastArn=made, Filters={"item_id": "a"})["Forecast"]["Predictions"]["p50"]])
+    future = promo[120:]
+    assert np.all(np.abs(p50 - (10 + 5 * future)) < 1.5), (p50.round(1), future)
+
+
 # ------------------------------------------------------------------------------------------------ forecasts
 
 

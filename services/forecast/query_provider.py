@@ -35,8 +35,8 @@ def _forecast(ctx: RequestContext, arn: str) -> ForecastResource:
 
 @lru_cache(maxsize=16)
 def _frame(account_id: str, arn: str, modified: dt.datetime) -> pd.DataFrame:
-    row = FORECASTS.model(account_id=account_id, arn=arn)
-    return training.forecast_frame(row)
+    """A forecast's predictions, read once per version of the row (`modified`) and kept for the next queries."""
+    return training.forecast_frame(account_id, arn)
 
 
 def _time(value: str | None, member: str) -> pd.Timestamp | None:

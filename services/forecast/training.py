@@ -568,8 +568,8 @@ def _forecast(principal: Principal, arn: str) -> dict:
     return {"keys": keys, "series": len(forecasts), "algorithms": info.get("algorithms")}
 
 
-def forecast_frame(row: ForecastResource) -> pd.DataFrame:
-    return pd.read_parquet(data_path(row.account_id, row.arn, "parquet"))
+def forecast_frame(account_id: str, arn: str) -> pd.DataFrame:
+    return pd.read_parquet(data_path(account_id, arn, "parquet"))
 
 
 def type_column(forecast_type: str) -> str:
@@ -587,7 +587,7 @@ def run_export(run: JobRun) -> dict:
 def _export(principal: Principal, arn: str) -> dict:
     row = ANY.get(principal, arn)
     forecast = ANY.get(principal, row.parent_arn)
-    frame = forecast_frame(forecast)
+    frame = forecast_frame(forecast.account_id, forecast.arn)
     types = forecast.spec["ForecastTypes"]
     frame = frame.rename(columns={forecast_type: type_column(forecast_type) for forecast_type in types})
     frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
