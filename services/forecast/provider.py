@@ -63,9 +63,13 @@ def _create(ctx: RequestContext, kind: str, arn: str, name: str, spec: dict, par
     stored = {key: value for key, value in spec.items() if key != "Tags"}
     now = utcnow()
     table = TABLES[kind]
+    # A row whose job is still to be queued reads as failed, with why: should the process die before the job is
+    # queued, the resource is not left ACTIVE or pending forever. Once the job exists, its status is the row's.
+    pending = {"status": "CREATE_FAILED", "message": "The gateway stopped before this resource's work was queued; "
+                                                     "delete it and create it again."} if job_kind else {}
     with session() as db:
         row = table.create(ctx, db, arn=arn, kind=kind, name=name, parent_arn=parent, spec=stored,
-                           details=details or {}, created_at=now, modified_at=now)
+                           details=details or {}, created_at=now, modified_at=now, **pending)
     if job_kind is not None:
         job = runtime().jobs.submit(ctx.principal, job_kind, stored, name=arn, details={"arn": arn})
         row = table.update(ctx, arn, job_id=job.job_id)
