@@ -422,6 +422,53 @@ def test_related_time_series_drive_arima(forecast, query, s3, bucket):
     assert np.all(np.abs(p50 - (10 + 5 * future)) < 1.5), (p50.round(1), future)
 
 
+def test_holidays_are_a_feature(forecast, query, s3, bucket):
+    """Daily demand of 10 that jumps by 20 on US public holidays: with the US holiday calendar as an additional
+    dataset, the forecast over late December jumps on Christmas Day and not on the days around it."""
+    import holidays
+
+    calendar = holidays.country_holidays("US", years=[2022, 2023, 2024])
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2022-01-01", "2023-12-09", freq="D")
+    body = "".join(f"shop,{day:%Y-%m-%d},{10 + 20 * (day.date() in calendar) + rng.normal(0, 0.5):.3f}\n"
+                   for day in days)
+    s3.put_object(Bucket=bucket, Key="daily.csv", Body=body.encode())
+    name = unique("hol").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="D", Schema=RETAIL_TARGET)["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
+                                          DatasetArns=[dataset])["DatasetGroupArn"]
+    job = forecast.create_dataset_import_job(
+        DatasetImportJobName="daily", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/daily.csv", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["DatasetImportJobArn"]
+    assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+
+    def create(**changes):
+        request = {"PredictorName": name, "AlgorithmArn": "arn:aws:forecast:::algorithm/ARIMA", "ForecastHorizon": 30,
+                   "InputDataConfig": {"DatasetGroupArn": group, "SupplementaryFeatures": [
+                       {"Name": "holiday", "Value": "US"}]}, "FeaturizationConfig": {"ForecastFrequency": "D"}}
+        request.update(changes)
+        return forecast.create_predictor(**request)
+
+    assert error_code(lambda: create(InputDataConfig={"DatasetGroupArn": group, "SupplementaryFeatures": [
+        {"Name": "holiday", "Value": "XX"}]})) == "InvalidInputException"
+    assert error_code(lambda: create(InputDataConfig={"DatasetGroupArn": group, "SupplementaryFeatures": [
+        {"Name": "weather", "Value": "true"}]})) == "NotImplementedException"
+    assert error_code(lambda: create(AlgorithmArn="arn:aws:forecast:::algorithm/ETS")) == "NotImplementedException"
+    predictor = create()["PredictorArn"]
+    trained = wait(lambda: forecast.describe_predictor(PredictorArn=predictor))
+    assert trained["Status"] == "ACTIVE", trained.get("Message")
+    assert trained["InputDataConfig"]["SupplementaryFeatures"] == [{"Name": "holiday", "Value": "US"}]
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=predictor)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    points = query.query_forecast(ForecastArn=made, Filters={"item_id": "shop"}, StartDate="2023-12-22T00:00:00",
+                                  EndDate="2023-12-28T00:00:00")["Forecast"]["Predictions"]["p50"]
+    values = {point["Timestamp"][:10]: point["Value"] for point in points}
+    assert values["2023-12-25"] > 25 and all(abs(value - 10) < 3 for day, value in values.items()
+                                             if day != "2023-12-25"), values
+
+
 # ------------------------------------------------------------------------------------------------ forecasts
 
 

@@ -368,8 +368,6 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
         raise _not_implemented("PerformHPO", "hyperparameter search is not built yet; give TrainingParameters")
     if request.get("EncryptionConfig"):
         raise _not_implemented("EncryptionConfig", "models are stored in the gateway's own data folder")
-    if request["InputDataConfig"].get("SupplementaryFeatures"):
-        raise _not_implemented("SupplementaryFeatures", "holiday and weather features are not built yet")
     algorithm = request.get("AlgorithmArn")
     if request.get("PerformAutoML"):
         if algorithm:
@@ -380,6 +378,10 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
         training.algorithm_name(algorithm)
     _check_forecast_types(request.get("ForecastTypes"))
     frequency = check_frequency(request["FeaturizationConfig"]["ForecastFrequency"])
+    features = request["InputDataConfig"].get("SupplementaryFeatures") or []
+    training.check_additional_features([feature["Name"] for feature in features], training.holiday_countries(request),
+                                       frequency, None if request.get("PerformAutoML") else
+                                       training.algorithm_name(algorithm))
     training.check_evaluation(request.get("EvaluationParameters") or {}, horizon)
     group = _training_group(ctx, request["InputDataConfig"]["DatasetGroupArn"], frequency)
     _check_dimensions(ctx, group, request["FeaturizationConfig"].get("ForecastDimensions") or [])
@@ -417,10 +419,11 @@ def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
     horizon = request["ForecastHorizon"]
     if horizon > MAX_HORIZON:
         raise InvalidInput(f"ForecastHorizon {horizon} is more than the maximum of {MAX_HORIZON}.")
-    if request["DataConfig"].get("AdditionalDatasets"):
-        raise _not_implemented("AdditionalDatasets", "holiday and weather features are not built yet")
     _check_forecast_types(request.get("ForecastTypes"))
     frequency = check_frequency(request["ForecastFrequency"])
+    training.check_additional_features(
+        [dataset["Name"] for dataset in request["DataConfig"].get("AdditionalDatasets") or []],
+        training.holiday_countries(request), frequency, None)
     group = _training_group(ctx, request["DataConfig"]["DatasetGroupArn"], frequency)
     _check_dimensions(ctx, group, request.get("ForecastDimensions") or [])
     training.check_attribute_configs(request["DataConfig"].get("AttributeConfigs") or [])

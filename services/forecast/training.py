@@ -237,7 +237,63 @@ def predictor_settings(spec: dict) -> dict:
             "frequency": featurization.get("ForecastFrequency") or spec.get("ForecastFrequency"),
             "dimensions": featurization.get("ForecastDimensions") or spec.get("ForecastDimensions") or [],
             "types": spec.get("ForecastTypes") or ["0.1", "0.5", "0.9"],
-            "fill": _fill_settings(spec)}
+            "fill": _fill_settings(spec),
+            "holidays": holiday_countries(spec)}
+
+
+def holiday_countries(spec: dict) -> list[str]:
+    """The country calendars a predictor asked for: CreatePredictor's SupplementaryFeatures
+    [{"Name": "holiday", "Value": "US"}], CreateAutoPredictor's AdditionalDatasets
+    [{"Name": "holiday", "Configuration": {"CountryCode": ["US"]}}]."""
+    codes = [feature["Value"] for feature in (spec.get("InputDataConfig") or {}).get("SupplementaryFeatures") or []
+             if feature["Name"] == "holiday"]
+    for dataset in (spec.get("DataConfig") or {}).get("AdditionalDatasets") or []:
+        if dataset["Name"] == "holiday":
+            codes.extend((dataset.get("Configuration") or {}).get("CountryCode") or [])
+    return codes
+
+
+def check_additional_features(names: list[str], codes: list[str], frequency: str, algorithm: str | None) -> None:
+    """Holidays by country (the `holidays` package's calendars, offline); weather needs data this gateway has
+    not got."""
+    import holidays
+
+    for name in names:
+        if name == "weather":
+            raise NotImplemented_("The weather index is not available in this gateway: it needs weather data that "
+                                  "is not installed here.")
+        if name != "holiday":
+            raise InvalidInput(f"Additional dataset {name} is not valid; valid names are holiday and weather.")
+    if not codes:
+        if "holiday" in names:
+            raise InvalidInput("The holiday feature needs a country code.")
+        return
+    supported = holidays.list_supported_countries()
+    for code in codes:
+        if code not in supported:
+            raise InvalidInput(f"Country code {code} is not supported for holidays.")
+    if frequency in ("M", "Y"):
+        raise InvalidInput("Holidays can be used with a forecast frequency of W or finer, not " + frequency + ".")
+    if algorithm == "ETS":
+        raise NotImplemented_("ETS takes no related series here, so it cannot use holidays; use ARIMA, Prophet, "
+                              "NPTS, Deep_AR_Plus, CNN-QR or an AutoPredictor.")
+
+
+def _holiday_values(codes: list[str], index: pd.DatetimeIndex, frequency: str) -> dict[str, np.ndarray]:
+    """Per country, 1 where a step is a holiday (for weekly steps, the share of the week's days that are)."""
+    import holidays
+
+    out = {}
+    years = list(range(index[0].year, index[-1].year + 2))
+    for code in codes:
+        calendar = holidays.country_holidays(code, years=years)
+        if frequency == "W":
+            values = [sum((step + pd.Timedelta(days=day)).date() in calendar for day in range(7)) / 7
+                      for step in index]
+        else:
+            values = [step.date() in calendar for step in index]
+        out[f"holiday_{code}"] = np.asarray(values, dtype="float64")
+    return out
 
 
 def build_series(principal: Principal, group: ForecastResource, imports: list[str], settings: dict
@@ -274,9 +330,11 @@ def build_series(principal: Principal, group: ForecastResource, imports: list[st
         index = pd.date_range(values.index.min(), end, freq=offset)
         target = _filled(values.reindex(index).to_numpy(dtype="float64"), target_fill)
         future = pd.date_range(index[0], periods=len(index) + horizon, freq=offset)
+        features = _related_values(related, key, future, horizon, settings)
+        if settings["holidays"]:
+            features = {**(features or {}), **_holiday_values(settings["holidays"], future, frequency)}
         series.append(engines.Series(key=tuple(str(part) for part in key), start=index[0], target=target,
-                                     related=_related_values(related, key, future, horizon, settings),
-                                     static=metadata.get(str(key[0]))))
+                                     related=features, static=metadata.get(str(key[0]))))
         if len(series) > MAX_SERIES:
             raise TrainingFailed(f"The dataset has more than {MAX_SERIES} series; this gateway trains at most "
                                  f"{MAX_SERIES}.")
