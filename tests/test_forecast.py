@@ -529,6 +529,38 @@ def test_forecast_export_writes_csv_parts(trained, forecast):
     assert len(frame) == SERIES * HORIZON and frame["item_id"].nunique() == SERIES
 
 
+def test_predictor_backtest_export_writes_both_folders(trained, forecast):
+    s3 = trained["s3"]
+    job = forecast.create_predictor_backtest_export_job(
+        PredictorBacktestExportJobName="backtests", PredictorArn=trained["predictor"],
+        Destination={"S3Config": {"Path": f"s3://{trained['bucket']}/backtests/",
+                                  "RoleArn": "arn:aws:iam::000000000000:role/x"}})["PredictorBacktestExportJobArn"]
+    done = wait(lambda: forecast.describe_predictor_backtest_export_job(PredictorBacktestExportJobArn=job),
+                timeout=120)
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    assert done["PredictorArn"] == trained["predictor"] and done["Format"] == "CSV"
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=trained["bucket"], Prefix="backtests/")["Contents"]]
+    [values_key] = [key for key in keys if key.startswith("backtests/forecasted-values/") and key.endswith(".csv")]
+    [metrics_key] = [key for key in keys if key.startswith("backtests/accuracy-metrics-values/")
+                     and key.endswith(".csv")]
+    values = pd.read_csv(io.BytesIO(s3.get_object(Bucket=trained["bucket"], Key=values_key)["Body"].read()))
+    assert list(values.columns) == ["item_id", "timestamp", "target_value", "backtestwindow_start_time",
+                                    "backtestwindow_end_time", "p10", "p50", "p90"]
+    assert len(values) == SERIES * HORIZON * 2  # two backtest windows
+    # The actual values are the series' own history at those months.
+    s = trained["series"][0]
+    first = values[values["item_id"] == s["sn"]].sort_values("timestamp").iloc[0]
+    start = pd.Timestamp(first["timestamp"]).tz_localize(None)
+    assert first["target_value"] == pytest.approx(s["x"][len(s["x"]) - (FIRST_FORECAST.year * 12 + FIRST_FORECAST.month
+                                                                        - start.year * 12 - start.month)])
+    metrics = pd.read_csv(io.BytesIO(s3.get_object(Bucket=trained["bucket"], Key=metrics_key)["Body"].read()))
+    assert {"item_id", "backtest_window", "wQL[0.1]", "wQL[0.5]", "wQL[0.9]", "RMSE", "WAPE"} <= set(metrics.columns)
+    assert len(metrics) == SERIES * 2
+    listed = forecast.list_predictor_backtest_export_jobs(Filters=[
+        {"Key": "PredictorArn", "Value": trained["predictor"], "Condition": "IS"}])["PredictorBacktestExportJobs"]
+    assert [item["PredictorBacktestExportJobArn"] for item in listed] == [job]
+
+
 def test_a_predictor_with_forecasts_is_in_use(trained, forecast):
     made = forecast.create_forecast(ForecastName=f"{trained['name']}_again", PredictorArn=trained["predictor"],
                                     ForecastTypes=["0.5"])["ForecastArn"]

@@ -595,6 +595,38 @@ def delete_forecast_export_job(ctx: RequestContext, request: dict) -> dict:
     return _delete(ctx, FORECAST_EXPORT, request["ForecastExportJobArn"])
 
 
+@provider.operation("CreatePredictorBacktestExportJob")
+def create_predictor_backtest_export_job(ctx: RequestContext, request: dict) -> dict:
+    predictor = get(ctx, PREDICTOR, request["PredictorArn"])
+    _need_active(predictor, "to export its backtests")
+    training.check_destination(request["Destination"]["S3Config"]["Path"], request.get("Format"))
+    arn = resource_arn(ctx, BACKTEST_EXPORT, predictor.name, request["PredictorBacktestExportJobName"])
+    _create(ctx, BACKTEST_EXPORT, arn, request["PredictorBacktestExportJobName"], request, parent=predictor.arn,
+            job_kind=training.BACKTEST_EXPORT_KIND)
+    return {"PredictorBacktestExportJobArn": arn}
+
+
+@provider.operation("DescribePredictorBacktestExportJob")
+def describe_predictor_backtest_export_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, BACKTEST_EXPORT, request["PredictorBacktestExportJobArn"])
+    return {"PredictorBacktestExportJobArn": row.arn, "PredictorBacktestExportJobName": row.name,
+            "PredictorArn": row.parent_arn, "Destination": row.spec["Destination"],
+            "Format": row.spec.get("Format", "CSV"), **_common(row)}
+
+
+@provider.operation("ListPredictorBacktestExportJobs")
+def list_predictor_backtest_export_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, BACKTEST_EXPORT, request, {"PredictorArn": lambda row: row.parent_arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "PredictorBacktestExportJobArn": row.arn, "PredictorBacktestExportJobName": row.name,
+        "Destination": row.spec["Destination"], **_common(row)})
+
+
+@provider.operation("DeletePredictorBacktestExportJob")
+def delete_predictor_backtest_export_job(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, BACKTEST_EXPORT, request["PredictorBacktestExportJobArn"])
+
+
 # ------------------------------------------------------------------------------------------------ whole trees
 
 

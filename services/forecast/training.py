@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from services.gateway.storage import BlobError
 QUEUE = "forecast"
 IMPORT_KIND, PREDICTOR_KIND = "forecast.dataset-import", "forecast.predictor"
 FORECAST_KIND, EXPORT_KIND = "forecast.forecast", "forecast.forecast-export"
+BACKTEST_EXPORT_KIND = "forecast.predictor-backtest-export"
 
 ALGORITHM_PREFIX = "arn:aws:forecast:::algorithm/"
 AUTOML_ALGORITHMS = ("ETS", "ARIMA", "NPTS")  # what PerformAutoML chooses among (the fast ones)
@@ -161,8 +163,10 @@ def dataset_frame(principal: Principal, dataset: ForecastResource, imports: list
 
 
 def remove_data(row: ForecastResource) -> None:
-    for suffix in ("parquet",):
-        data_path(row.account_id, row.arn, suffix).unlink(missing_ok=True)
+    data_path(row.account_id, row.arn, "parquet").unlink(missing_ok=True)
+    if row.kind == "predictor":
+        for name in (*engines.ALGORITHMS, "auto"):
+            backtest_path(row.account_id, row.arn, name).unlink(missing_ok=True)
 
 
 def _bucket(timestamps: pd.Series, frequency: str) -> pd.Series:
@@ -440,12 +444,13 @@ def _cut(series: list[engines.Series], cut: int, horizon: int, frequency: str, m
 
 
 def backtest(algorithm: str, series: list[engines.Series], settings: dict, parameters: dict | None,
-             windows: dict, auto: bool) -> list[dict]:
-    """WindowSummary entries (COMPUTED per window, then a SUMMARY averaging them) for one algorithm."""
+             windows: dict, auto: bool) -> tuple[list[dict], pd.DataFrame]:
+    """WindowSummary entries (COMPUTED per window, then a SUMMARY averaging them) for one algorithm, and the
+    backtests' forecasts beside the actual values (what a predictor backtest export writes)."""
     horizon, frequency, types = settings["horizon"], settings["frequency"], settings["types"]
     season = engines.season_length(frequency)
     offset = FREQUENCIES[frequency]
-    computed = []
+    computed, frames = [], []
     for window in range(windows["NumberOfBacktestWindows"]):
         cut = windows["BackTestWindowOffset"] + window * horizon
         trains, truths, histories = _cut(series, cut, horizon, frequency, minimum=3)
@@ -462,8 +467,15 @@ def backtest(algorithm: str, series: list[engines.Series], settings: dict, param
         computed.append({"TestWindowStart": start.tz_localize("UTC").timestamp(),
                          "TestWindowEnd": end.tz_localize("UTC").timestamp(),
                          "ItemCount": len(trains), "EvaluationType": "COMPUTED", "Metrics": _wire(metrics)})
+        for train, truth, forecast in zip(trains, truths, forecasts):
+            frames.append(pd.DataFrame({
+                "key": ["\x1f".join(train.key)] * horizon, "window": window + 1,
+                "window_start": start, "window_end": end,
+                "timestamp": pd.date_range(forecast.start, periods=horizon, freq=offset), "actual": truth,
+                **{forecast_type: np.asarray(forecast.quantiles[forecast_type], dtype="float64")
+                   for forecast_type in types}}))
     summary = {"EvaluationType": "SUMMARY", "Metrics": _average([window["Metrics"] for window in computed])}
-    return [summary, *computed]
+    return [summary, *computed], pd.concat(frames, ignore_index=True)
 
 
 def _wire(metrics: dict) -> dict:
@@ -577,12 +589,18 @@ def _candidates(principal: Principal, arn: str) -> list[str]:
 
 
 def _evaluate(principal: Principal, arn: str, name: str) -> list[dict]:
+    """One algorithm's backtest windows; its backtest forecasts are kept beside the predictor for exports."""
     row = ANY.get(principal, arn)
     series, settings = _training_series(principal, row)
     windows = evaluation(row.spec.get("EvaluationParameters") or {}, settings["horizon"])
-    if name == "auto":
-        return backtest("auto", series, settings, None, windows, auto=True)
-    return backtest(name, series, settings, row.spec.get("TrainingParameters"), windows, auto=False)
+    parameters = None if name == "auto" else row.spec.get("TrainingParameters")
+    results, frame = backtest(name, series, settings, parameters, windows, auto=name == "auto")
+    frame.to_parquet(backtest_path(principal.account_id, arn, name), index=False)
+    return results
+
+
+def backtest_path(account_id: str, arn: str, algorithm: str) -> Path:
+    return data_path(account_id, f"{arn}#backtest/{algorithm}", "parquet")
 
 
 def _check_horizon(series: list[engines.Series], horizon: int) -> None:
@@ -665,3 +683,67 @@ def _export(principal: Principal, arn: str) -> dict:
     except BlobError as error:
         raise ImportFailed(f"Could not write the export to {path}: {error}") from None
     return {"files": [f"{path}/{name}"]}
+
+
+@job_kind(BACKTEST_EXPORT_KIND, QUEUE)
+def run_backtest_export(run: JobRun) -> dict:
+    return run.step(_backtest_export, run.principal, run.details["arn"])
+
+
+def _backtest_export(principal: Principal, arn: str) -> dict:
+    """AWS's two folders under the destination: forecasted-values (each backtest forecast beside the actual
+    value) and accuracy-metrics-values (each item's metrics per backtest window)."""
+    row = ANY.get(principal, arn)
+    predictor = ANY.get(principal, row.parent_arn)
+    chosen = (predictor.state()[2] or {}).get("algorithm") or "auto"
+    frame = pd.read_parquet(backtest_path(principal.account_id, predictor.arn, chosen))
+    settings = predictor_settings(predictor.spec)
+    names = _key_names(principal, ANY.get(principal, predictor.parent_arn), settings)
+    parts = frame["key"].str.split("\x1f", expand=True)
+    types = settings["types"]
+    values = pd.DataFrame({name: parts[index] for index, name in enumerate(names)})
+    values["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    values["target_value"] = frame["actual"]
+    values["backtestwindow_start_time"] = frame["window_start"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    values["backtestwindow_end_time"] = frame["window_end"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for forecast_type in types:
+        values[type_column(forecast_type)] = frame[forecast_type]
+    season = engines.season_length(settings["frequency"])
+    metrics = []
+    for (key, window), part in frame.groupby(["key", "window"], sort=True):
+        scores = engines.accuracy_metrics([part["actual"].to_numpy()], [{t: part[t].to_numpy() for t in types}],
+                                          [part["actual"].to_numpy()], types, season)
+        entry = {name: value for name, value in zip(names, key.split("\x1f"))}
+        entry.update(backtest_window=f"Computed-{window}",
+                     backtestwindow_start_time=part["window_start"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     backtestwindow_end_time=part["window_end"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for loss in scores.get("WeightedQuantileLosses") or []:
+            entry[f"wQL[{loss['Quantile']}]"] = loss["LossValue"]
+        point = next(iter(scores.get("ErrorMetrics") or []), {})
+        for name in ("RMSE", "WAPE", "MAPE"):
+            if name in point:
+                entry[name] = point[name]
+        metrics.append(entry)
+    path = row.spec["Destination"]["S3Config"]["Path"].rstrip("/")
+    stamp = utcnow().strftime("%Y-%m-%dT%H-%M-%SZ")
+    file_format = row.spec.get("Format") or "CSV"
+    written = []
+    for folder, table in (("forecasted-values", values), ("accuracy-metrics-values", pd.DataFrame(metrics))):
+        buffer = io.BytesIO()
+        if file_format == "CSV":
+            table.to_csv(buffer, index=False)
+        else:
+            table.to_parquet(buffer, index=False)
+        uri = f"{path}/{folder}/{row.name}_{stamp}_part0.{'csv' if file_format == 'CSV' else 'parquet'}"
+        try:
+            runtime().blobs.write(uri, buffer.getvalue(), principal.account_id)
+            runtime().blobs.write(f"{path}/{folder}/_SUCCESS", b"", principal.account_id)
+        except BlobError as error:
+            raise ImportFailed(f"Could not write the export to {path}: {error}") from None
+        written.append(uri)
+    return {"files": written}
+
+
+def _key_names(principal: Principal, group: ForecastResource, settings: dict) -> list[str]:
+    target = group_datasets(principal, group)[TARGET]
+    return [DOMAINS[target.spec["Domain"]].item_field, *settings["dimensions"]]
