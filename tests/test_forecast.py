@@ -239,6 +239,33 @@ def test_rows_that_do_not_parse_fail_the_import_with_their_line(forecast, s3, bu
     )) == "InvalidInputException"
 
 
+def test_parquet_imports(forecast, s3, bucket):
+    frame = pd.DataFrame({"item_id": ["a", "a", "b"], "timestamp": ["2024-01-01", "2024-01-02", "2024-01-01"],
+                          "demand": [1.5, 2.5, 4.0], "unused": [0, 0, 0]})
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    s3.put_object(Bucket=bucket, Key="data.parquet", Body=buffer.getvalue())
+    name = unique("pq").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="D", Schema=RETAIL_TARGET)["DatasetArn"]
+    job = forecast.create_dataset_import_job(
+        DatasetImportJobName="pq", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd", Format="PARQUET",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/data.parquet",
+                                 "RoleArn": "arn:aws:iam::000000000000:role/x"}})["DatasetImportJobArn"]
+    done = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job), timeout=120)
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    assert done["Format"] == "PARQUET" and done["FieldStatistics"]["demand"]["Count"] == 3
+    assert done["FieldStatistics"]["item_id"]["CountDistinct"] == 2
+    # A CSV read as Parquet fails the job with the reason.
+    s3.put_object(Bucket=bucket, Key="not.parquet", Body=b"a,2024-01-01,1\n")
+    bad = forecast.create_dataset_import_job(
+        DatasetImportJobName="notpq", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd", Format="PARQUET",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/not.parquet",
+                                 "RoleArn": "arn:aws:iam::000000000000:role/x"}})["DatasetImportJobArn"]
+    failed = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=bad), timeout=120)
+    assert failed["Status"] == "CREATE_FAILED" and "is not a readable Parquet file" in failed["Message"]
+
+
 # ------------------------------------------------------------------------------------------------ predictors
 
 

@@ -267,6 +267,8 @@ def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
         raise _not_implemented("KMSKeyArn", "objects are read as the gateway's blob store holds them")
     if dataset.spec["DatasetType"] != METADATA:
         check_timestamp_format(request.get("TimestampFormat"), dataset.spec.get("DataFrequency"))
+    if request.get("Format") not in (None, "CSV", "PARQUET"):
+        raise InvalidInput(f"Format {request['Format']} is not valid; valid formats are CSV and PARQUET.")
     if request.get("TimeZone"):
         training.check_time_zone(request["TimeZone"])
     if any(_status(job) in BUSY for job in children(ctx, dataset.arn)):
@@ -277,18 +279,13 @@ def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
     return {"DatasetImportJobArn": arn}
 
 
-def _data_source(row: ForecastResource) -> dict:
-    s3 = {key: value for key, value in row.spec["DataSource"]["S3Config"].items()}
-    return {"S3Config": s3}
-
-
 @provider.operation("DescribeDatasetImportJob")
 def describe_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
     row = get(ctx, IMPORT_JOB, request["DatasetImportJobArn"])
     _, _, result = row.state()
     spec = row.spec
     out = {"DatasetImportJobName": row.name, "DatasetImportJobArn": row.arn, "DatasetArn": row.parent_arn,
-           "DataSource": _data_source(row), "Format": spec.get("Format", "CSV"),
+           "DataSource": row.spec["DataSource"], "Format": spec.get("Format", "CSV"),
            "ImportMode": spec.get("ImportMode", "FULL"), **_common(row)}
     dataset = ANY.find(ctx, row.parent_arn)
     if dataset is None or dataset.spec["DatasetType"] != METADATA:
@@ -306,7 +303,7 @@ def describe_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
 def list_dataset_import_jobs(ctx: RequestContext, request: dict) -> dict:
     rows = _filtered(ctx, IMPORT_JOB, request, {"DatasetArn": lambda row: row.parent_arn, "Status": _status})
     return PAGING.page(ctx, request, rows, lambda row: {
-        "DatasetImportJobArn": row.arn, "DatasetImportJobName": row.name, "DataSource": _data_source(row),
+        "DatasetImportJobArn": row.arn, "DatasetImportJobName": row.name, "DataSource": row.spec["DataSource"],
         "ImportMode": row.spec.get("ImportMode", "FULL"), **_common(row)})
 
 
