@@ -266,6 +266,26 @@ def test_parquet_imports(forecast, s3, bucket):
     assert failed["Status"] == "CREATE_FAILED" and "is not a readable Parquet file" in failed["Message"]
 
 
+def test_time_zone_converts_to_utc(forecast, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="hourly.csv", Body=b"a,2024-01-01 00:00:00,1\na,2024-01-01 01:00:00,2\n")
+    name = unique("tz").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="H", Schema=RETAIL_TARGET)["DatasetArn"]
+
+    def start(zone: str):
+        return forecast.create_dataset_import_job(
+            DatasetImportJobName=unique("tz").replace("-", "_"), DatasetArn=dataset, TimeZone=zone,
+            DataSource={"S3Config": {"Path": f"s3://{bucket}/hourly.csv",
+                                     "RoleArn": "arn:aws:iam::000000000000:role/x"}})["DatasetImportJobArn"]
+
+    job = start("America/New_York")
+    done = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job), timeout=120)
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    assert done["TimestampFormat"] == "yyyy-MM-dd HH:mm:ss" and done["TimeZone"] == "America/New_York"
+    assert done["FieldStatistics"]["timestamp"]["Min"] == "2024-01-01T05:00:00Z"
+    assert error_code(lambda: start("Mars/Olympus_Mons")) == "InvalidInputException"
+
+
 # ------------------------------------------------------------------------------------------------ predictors
 
 
@@ -494,6 +514,70 @@ def test_holidays_are_a_feature(forecast, query, s3, bucket):
     values = {point["Timestamp"][:10]: point["Value"] for point in points}
     assert values["2023-12-25"] > 25 and all(abs(value - 10) < 3 for day, value in values.items()
                                              if day != "2023-12-25"), values
+
+
+def test_dimensions_incremental_imports_and_retraining(forecast, query, s3, bucket):
+    """A CUSTOM dataset with a location dimension, imported in two parts (a FULL file with a header row, then an
+    INCREMENTAL one); an AutoPredictor over item and location, then retrained from it with ReferencePredictorArn."""
+    levels = {("a", "x"): 10.0, ("a", "y"): 100.0, ("b", "x"): 40.0}
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+
+    def rows(span) -> str:
+        return "".join(f"{item},{day:%Y-%m-%d},{level + rng.normal(0, 0.5):.3f},{location}\n"
+                       for (item, location), level in levels.items() for day in span)
+
+    s3.put_object(Bucket=bucket, Key="first.csv",
+                  Body=("item_id,timestamp,target_value,location\n" + rows(days[:40])).encode())
+    s3.put_object(Bucket=bucket, Key="more.csv", Body=rows(days[40:]).encode())
+    name = unique("dims").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="CUSTOM", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="D", Schema={"Attributes": [
+                                          {"AttributeName": "item_id", "AttributeType": "string"},
+                                          {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                                          {"AttributeName": "target_value", "AttributeType": "float"},
+                                          {"AttributeName": "location", "AttributeType": "string"}]})["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="CUSTOM",
+                                          DatasetArns=[dataset])["DatasetGroupArn"]
+    imports = []
+    for key, mode in (("first.csv", "FULL"), ("more.csv", "INCREMENTAL")):
+        job = forecast.create_dataset_import_job(
+            DatasetImportJobName=key.split(".")[0], DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+            ImportMode=mode, DataSource={"S3Config": {"Path": f"s3://{bucket}/{key}",
+                                                      "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+        )["DatasetImportJobArn"]
+        done = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job), timeout=120)
+        assert done["Status"] == "ACTIVE", done.get("Message")
+        assert done["ImportMode"] == mode
+        imports.append(job)
+    first = forecast.describe_dataset_import_job(DatasetImportJobArn=imports[0])
+    assert first["FieldStatistics"]["target_value"]["Count"] == 40 * len(levels)  # the header row is not data
+    assert error_code(lambda: forecast.create_auto_predictor(
+        PredictorName=f"{name}_bad", ForecastHorizon=7, ForecastFrequency="D", ForecastDimensions=["colour"],
+        DataConfig={"DatasetGroupArn": group})) == "InvalidInputException"
+    predictor = forecast.create_auto_predictor(PredictorName=name, ForecastHorizon=7, ForecastFrequency="D",
+                                               ForecastDimensions=["location"],
+                                               DataConfig={"DatasetGroupArn": group})["PredictorArn"]
+    described = wait(lambda: forecast.describe_auto_predictor(PredictorArn=predictor))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert described["DatasetImportJobArns"] == imports and described["ForecastDimensions"] == ["location"]
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=predictor)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    for (item, location), level in levels.items():
+        points = query.query_forecast(ForecastArn=made, Filters={"item_id": item, "location": location})[
+            "Forecast"]["Predictions"]["p50"]
+        assert points[0]["Timestamp"] == "2024-03-01T00:00:00" and len(points) == 7
+        assert all(abs(point["Value"] - level) < 3 for point in points), (item, location, points)
+    assert error_code(lambda: query.query_forecast(ForecastArn=made, Filters={
+        "item_id": "b", "location": "y"})) == "ResourceNotFoundException"
+    retrained = forecast.create_auto_predictor(PredictorName=f"{name}_again",
+                                               ReferencePredictorArn=predictor)["PredictorArn"]
+    again = wait(lambda: forecast.describe_auto_predictor(PredictorArn=retrained))
+    assert again["Status"] == "ACTIVE", again.get("Message")
+    assert again["ReferencePredictorSummary"] == {"Arn": predictor, "State": "Active"}
+    assert (again["ForecastHorizon"], again["ForecastDimensions"]) == (7, ["location"])
+    assert error_code(lambda: forecast.create_auto_predictor(
+        PredictorName=f"{name}_x", ReferencePredictorArn=predictor, ForecastHorizon=3)) == "InvalidInputException"
 
 
 # ------------------------------------------------------------------------------------------------ forecasts
