@@ -1,5 +1,5 @@
 """Forecast's long work, as durable jobs on queue "forecast": dataset imports, predictor training with backtests,
-forecasts and forecast exports.
+forecasts, forecast exports and predictor backtest exports.
 
 Series are built from a dataset group's data the way Forecast documents it
 (https://docs.aws.amazon.com/forecast/latest/dg/howitworks-missing-values.html): the target is aggregated (sum)
