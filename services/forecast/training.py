@@ -667,22 +667,25 @@ def _export(principal: Principal, arn: str) -> dict:
     types = forecast.spec["ForecastTypes"]
     frame = frame.rename(columns={forecast_type: type_column(forecast_type) for forecast_type in types})
     frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    path = row.spec["Destination"]["S3Config"]["Path"].rstrip("/")
-    stamp = utcnow().strftime("%Y-%m-%dT%H-%M-%SZ")
+    folder = row.spec["Destination"]["S3Config"]["Path"].rstrip("/")
+    return {"files": [_write_part(principal, row, folder, frame)]}
+
+
+def _write_part(principal: Principal, row: ForecastResource, folder: str, frame: pd.DataFrame) -> str:
+    """An export's one part file, `<folder>/<job name>_<time>_part0.csv` (or .parquet), and `_SUCCESS` beside it."""
     file_format = row.spec.get("Format") or "CSV"
-    name = f"{row.name}_{stamp}_part0.{'csv' if file_format == 'CSV' else 'parquet'}"
+    uri = f"{folder}/{row.name}_{utcnow():%Y-%m-%dT%H-%M-%SZ}_part0.{'csv' if file_format == 'CSV' else 'parquet'}"
     buffer = io.BytesIO()
     if file_format == "CSV":
         frame.to_csv(buffer, index=False)
     else:
         frame.to_parquet(buffer, index=False)
-    blobs = runtime().blobs
     try:
-        blobs.write(f"{path}/{name}", buffer.getvalue(), principal.account_id)
-        blobs.write(f"{path}/_SUCCESS", b"", principal.account_id)
+        runtime().blobs.write(uri, buffer.getvalue(), principal.account_id)
+        runtime().blobs.write(f"{folder}/_SUCCESS", b"", principal.account_id)
     except BlobError as error:
-        raise ImportFailed(f"Could not write the export to {path}: {error}") from None
-    return {"files": [f"{path}/{name}"]}
+        raise ImportFailed(f"Could not write the export to {folder}: {error}") from None
+    return uri
 
 
 @job_kind(BACKTEST_EXPORT_KIND, QUEUE)
@@ -725,23 +728,8 @@ def _backtest_export(principal: Principal, arn: str) -> dict:
                 entry[name] = point[name]
         metrics.append(entry)
     path = row.spec["Destination"]["S3Config"]["Path"].rstrip("/")
-    stamp = utcnow().strftime("%Y-%m-%dT%H-%M-%SZ")
-    file_format = row.spec.get("Format") or "CSV"
-    written = []
-    for folder, table in (("forecasted-values", values), ("accuracy-metrics-values", pd.DataFrame(metrics))):
-        buffer = io.BytesIO()
-        if file_format == "CSV":
-            table.to_csv(buffer, index=False)
-        else:
-            table.to_parquet(buffer, index=False)
-        uri = f"{path}/{folder}/{row.name}_{stamp}_part0.{'csv' if file_format == 'CSV' else 'parquet'}"
-        try:
-            runtime().blobs.write(uri, buffer.getvalue(), principal.account_id)
-            runtime().blobs.write(f"{path}/{folder}/_SUCCESS", b"", principal.account_id)
-        except BlobError as error:
-            raise ImportFailed(f"Could not write the export to {path}: {error}") from None
-        written.append(uri)
-    return {"files": written}
+    return {"files": [_write_part(principal, row, f"{path}/forecasted-values", values),
+                      _write_part(principal, row, f"{path}/accuracy-metrics-values", pd.DataFrame(metrics))]}
 
 
 def _key_names(principal: Principal, group: ForecastResource, settings: dict) -> list[str]:
