@@ -13,6 +13,12 @@ with at least INTERMITTENT zeros among their observed values: it replaces the bl
 lower. The backtest holds out the last `horizon` points (then the `horizon` before them, for each further window)
 of those series; the loss is the sum of the pinball losses of the requested quantiles plus the absolute error of
 the mean. The chosen model is refitted on the whole history.
+
+With related time series (holidays included), the blend is a dynamic regression (Hyndman & Athanasopoulos,
+Forecasting: Principles and Practice, ch. 10): the target's linear effect of the related series is fitted by least
+squares on the history and kept when an F test finds it (p < REGRESSION_P); the members forecast what is left, and
+the effect of the related series' future values is added back to every quantile. So every member, not ARIMA alone,
+answers a change in the related series — what what-if forecasts ask.
 """
 
 from __future__ import annotations
@@ -20,19 +26,54 @@ from __future__ import annotations
 import numpy as np
 
 from models.forecasting.npts import npts
-from models.forecasting.series import Series, SeriesForecast, blank, check_request, empty, monotone
+from models.forecasting.series import Series, SeriesForecast, blank, check_request, empty, monotone, observed
 from models.forecasting.statistical import statistical
 
 MEMBERS = ("ETS", "ARIMA", "Theta", "CES")
 INTERMITTENT = 0.3  # share of zeros that makes a series intermittent
 MIN_BACKTEST = 8  # observed values a series needs before its backtest window to be judged
+REGRESSION_P = 0.01  # the related series' linear effect is used when an F test finds it at this level
+
+
+def regression_effect(item: Series) -> np.ndarray | None:
+    """The fitted linear effect of the item's related series at every step of its history and horizon (their
+    length), or None when there are none or the F test does not find an effect."""
+    from scipy.stats import f as f_distribution
+
+    if not item.related:
+        return None
+    length = len(item.target)
+    matrix = np.column_stack([observed(item.related[name]) for name in sorted(item.related)])
+    known = ~np.isnan(np.asarray(item.target, dtype="float64"))
+    history = matrix[:length][known]
+    varying = history.std(axis=0) > 1e-12  # a constant column is the intercept again
+    count, width = int(known.sum()), int(varying.sum())
+    if width == 0 or count < width + 10:
+        return None
+    target = item.target[known]
+    design = np.column_stack([np.ones(count), history[:, varying]])
+    coefficients, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = float(np.sum((target - design @ coefficients) ** 2))
+    total = float(np.sum((target - target.mean()) ** 2))
+    if total <= 0:
+        return None
+    freedom = count - width - 1
+    statistic = np.inf if residual <= 1e-12 * total else ((total - residual) / width) / (residual / freedom)
+    if f_distribution.sf(statistic, width, freedom) > REGRESSION_P:
+        return None
+    return matrix[:, varying] @ coefficients[1:]
 
 
 def _blend(series: list[Series], horizon: int, frequency: str, forecast_types: list[str]) -> list[SeriesForecast]:
-    answers = [statistical(member, series, horizon, frequency, forecast_types, budget=True) for member in MEMBERS]
+    effects = [regression_effect(item) for item in series]
+    # The members see the target less the related series' effect, and no related series themselves.
+    fitted = [Series(item.key, item.start, item.target if effect is None else item.target - effect[:len(item.target)],
+                     None, item.static) for item, effect in zip(series, effects)]
+    answers = [statistical(member, fitted, horizon, frequency, forecast_types, budget=True) for member in MEMBERS]
     out = []
-    for parts in zip(*answers):
-        blended = {forecast_type: np.mean([part.quantiles[forecast_type] for part in parts], axis=0)
+    for item, effect, parts in zip(series, effects, zip(*answers)):
+        ahead = 0.0 if effect is None else effect[len(item.target):]
+        blended = {forecast_type: np.mean([part.quantiles[forecast_type] for part in parts], axis=0) + ahead
                    for forecast_type in forecast_types}
         out.append(SeriesForecast(parts[0].key, parts[0].start, monotone(blended)))
     return out

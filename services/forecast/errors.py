@@ -14,6 +14,11 @@ ResourceInUse = errors.ResourceInUseException
 ResourceNotFound = errors.ResourceNotFoundException
 NotImplemented_ = errors.NotImplementedException
 
+
+class TrainingFailed(InvalidInput):
+    """The data cannot do what was asked: the resource ends CREATE_FAILED with this message."""
+
+
 query_errors = ServiceErrors("forecastquery")
 
 QueryInvalidInput = query_errors.InvalidInputException

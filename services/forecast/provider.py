@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.forecast import training
+from services.forecast import training, whatif
 from services.forecast.errors import InvalidInput, LimitExceeded, NotImplemented_, ResourceInUse
 from services.forecast.schema import DOMAINS, METADATA, TARGET, check_frequency, check_schema, finer_than
 from services.forecast.store import (
     ANY, BACKTEST_EXPORT, BUSY, DATASET, DATASET_GROUP, DATASET_GROUPS, DATASETS, FORECAST, FORECAST_EXPORT,
-    IMPORT_JOB, PREDICTOR, TABLES, WORDS, ForecastResource,
+    IMPORT_JOB, PREDICTOR, TABLES, WHATIF_ANALYSIS, WHATIF_EXPORT, WHATIF_FORECAST, WORDS, ForecastResource,
     checked_arn, children, get, not_found, resource_arn,
 )
 from services.forecast.data import check_timestamp_format
+from services.forecast.selection import check_data_path, check_selector
 from services.gateway.context import Principal, RequestContext
 from services.gateway.errors import ServiceError
 from services.gateway.kit.arns import parse_arn
@@ -518,8 +519,7 @@ def get_accuracy_metrics(ctx: RequestContext, request: dict) -> dict:
 def create_forecast(ctx: RequestContext, request: dict) -> dict:
     predictor = get(ctx, PREDICTOR, request["PredictorArn"])
     _need_active(predictor, "to create a forecast")
-    if request.get("TimeSeriesSelector"):
-        raise _not_implemented("TimeSeriesSelector", "forecasts cover every series of the dataset group")
+    check_selector(request.get("TimeSeriesSelector"))
     trained = predictor.spec.get("ForecastTypes") or DEFAULT_FORECAST_TYPES
     types = _check_forecast_types(request.get("ForecastTypes") or trained)
     unknown = [value for value in types if value not in trained]
@@ -535,8 +535,11 @@ def create_forecast(ctx: RequestContext, request: dict) -> dict:
 @provider.operation("DescribeForecast")
 def describe_forecast(ctx: RequestContext, request: dict) -> dict:
     row = get(ctx, FORECAST, request["ForecastArn"])
-    return {"ForecastArn": row.arn, "ForecastName": row.name, "ForecastTypes": row.spec["ForecastTypes"],
-            "PredictorArn": row.parent_arn, "DatasetGroupArn": row.details["group"], **_common(row)}
+    out = {"ForecastArn": row.arn, "ForecastName": row.name, "ForecastTypes": row.spec["ForecastTypes"],
+           "PredictorArn": row.parent_arn, "DatasetGroupArn": row.details["group"], **_common(row)}
+    if row.spec.get("TimeSeriesSelector"):
+        out["TimeSeriesSelector"] = row.spec["TimeSeriesSelector"]
+    return out
 
 
 @provider.operation("ListForecasts")
@@ -565,7 +568,7 @@ def delete_forecast(ctx: RequestContext, request: dict) -> dict:
 def create_forecast_export_job(ctx: RequestContext, request: dict) -> dict:
     forecast = get(ctx, FORECAST, request["ForecastArn"])
     _need_active(forecast, "to be exported")
-    training.check_destination(request["Destination"]["S3Config"]["Path"], request.get("Format"))
+    check_data_path(request["Destination"]["S3Config"]["Path"], request.get("Format"))
     arn = resource_arn(ctx, FORECAST_EXPORT, forecast.name, request["ForecastExportJobName"])
     _create(ctx, FORECAST_EXPORT, arn, request["ForecastExportJobName"], request, parent=forecast.arn,
             job_kind=training.EXPORT_KIND)
@@ -596,7 +599,7 @@ def delete_forecast_export_job(ctx: RequestContext, request: dict) -> dict:
 def create_predictor_backtest_export_job(ctx: RequestContext, request: dict) -> dict:
     predictor = get(ctx, PREDICTOR, request["PredictorArn"])
     _need_active(predictor, "to export its backtests")
-    training.check_destination(request["Destination"]["S3Config"]["Path"], request.get("Format"))
+    check_data_path(request["Destination"]["S3Config"]["Path"], request.get("Format"))
     arn = resource_arn(ctx, BACKTEST_EXPORT, predictor.name, request["PredictorBacktestExportJobName"])
     _create(ctx, BACKTEST_EXPORT, arn, request["PredictorBacktestExportJobName"], request, parent=predictor.arn,
             job_kind=training.BACKTEST_EXPORT_KIND)
@@ -624,6 +627,128 @@ def delete_predictor_backtest_export_job(ctx: RequestContext, request: dict) -> 
     return _delete(ctx, BACKTEST_EXPORT, request["PredictorBacktestExportJobArn"])
 
 
+# ------------------------------------------------------------------------------------------------ what-if
+
+
+@provider.operation("CreateWhatIfAnalysis")
+def create_what_if_analysis(ctx: RequestContext, request: dict) -> dict:
+    forecast = get(ctx, FORECAST, request["ForecastArn"])
+    _need_active(forecast, "for a what-if analysis")
+    predictor = ANY.find(ctx, forecast.parent_arn)
+    if predictor is None or not predictor.details.get("auto"):
+        raise InvalidInput(f"The forecast {forecast.arn} was not created with an AutoPredictor: what-if analyses "
+                           f"need a forecast of an AutoPredictor.")
+    check_selector(request.get("TimeSeriesSelector"))
+    arn = resource_arn(ctx, WHATIF_ANALYSIS, request["WhatIfAnalysisName"])
+    _create(ctx, WHATIF_ANALYSIS, arn, request["WhatIfAnalysisName"], request, parent=forecast.arn,
+            job_kind=whatif.ANALYSIS_KIND)
+    return {"WhatIfAnalysisArn": arn}
+
+
+@provider.operation("DescribeWhatIfAnalysis")
+def describe_what_if_analysis(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, WHATIF_ANALYSIS, request["WhatIfAnalysisArn"])
+    out = {"WhatIfAnalysisName": row.name, "WhatIfAnalysisArn": row.arn, "ForecastArn": row.parent_arn,
+           **_common(row)}
+    if row.spec.get("TimeSeriesSelector"):
+        out["TimeSeriesSelector"] = row.spec["TimeSeriesSelector"]
+    return out
+
+
+@provider.operation("ListWhatIfAnalyses")
+def list_what_if_analyses(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, WHATIF_ANALYSIS, request, {"WhatIfAnalysisArn": lambda row: row.arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "WhatIfAnalysisArn": row.arn, "WhatIfAnalysisName": row.name, "ForecastArn": row.parent_arn,
+        **_common(row)})
+
+
+@provider.operation("DeleteWhatIfAnalysis")
+def delete_what_if_analysis(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, WHATIF_ANALYSIS, request["WhatIfAnalysisArn"])
+
+
+@provider.operation("CreateWhatIfForecast")
+def create_what_if_forecast(ctx: RequestContext, request: dict) -> dict:
+    analysis = get(ctx, WHATIF_ANALYSIS, request["WhatIfAnalysisArn"])
+    _need_active(analysis, "for a what-if forecast")
+    forecast = get(ctx, FORECAST, analysis.parent_arn)
+    group = get(ctx, DATASET_GROUP, ANY.get(ctx, forecast.parent_arn).parent_arn)
+    related = whatif.related_dataset(ctx.principal, group)
+    if related is None:
+        raise InvalidInput(f"The dataset group {group.arn} has no RELATED_TIME_SERIES dataset for a what-if "
+                           f"forecast to change.")
+    whatif.check_changes(request.get("TimeSeriesTransformations") or [],
+                         request.get("TimeSeriesReplacementsDataSource"), whatif.related_attributes(related))
+    arn = resource_arn(ctx, WHATIF_FORECAST, analysis.name, request["WhatIfForecastName"])
+    _create(ctx, WHATIF_FORECAST, arn, request["WhatIfForecastName"], request, parent=analysis.arn,
+            job_kind=whatif.WHATIF_FORECAST_KIND)
+    return {"WhatIfForecastArn": arn}
+
+
+@provider.operation("DescribeWhatIfForecast")
+def describe_what_if_forecast(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, WHATIF_FORECAST, request["WhatIfForecastArn"])
+    analysis = ANY.find(ctx, row.parent_arn)
+    forecast = ANY.find(ctx, analysis.parent_arn) if analysis is not None else None
+    out = {"WhatIfForecastName": row.name, "WhatIfForecastArn": row.arn, "WhatIfAnalysisArn": row.parent_arn,
+           **_common(row)}
+    for member in ("TimeSeriesTransformations", "TimeSeriesReplacementsDataSource"):
+        if row.spec.get(member):
+            out[member] = row.spec[member]
+    if forecast is not None:
+        out["ForecastTypes"] = forecast.spec["ForecastTypes"]
+    return out
+
+
+@provider.operation("ListWhatIfForecasts")
+def list_what_if_forecasts(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, WHATIF_FORECAST, request, {"WhatIfForecastArn": lambda row: row.arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "WhatIfForecastArn": row.arn, "WhatIfForecastName": row.name, "WhatIfAnalysisArn": row.parent_arn,
+        **_common(row)})
+
+
+@provider.operation("DeleteWhatIfForecast")
+def delete_what_if_forecast(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, WHATIF_FORECAST, request["WhatIfForecastArn"])
+
+
+@provider.operation("CreateWhatIfForecastExport")
+def create_what_if_forecast_export(ctx: RequestContext, request: dict) -> dict:
+    forecasts = [get(ctx, WHATIF_FORECAST, arn) for arn in request["WhatIfForecastArns"]]
+    for row in forecasts:
+        _need_active(row, "to be exported")
+    check_data_path(request["Destination"]["S3Config"]["Path"], request.get("Format"))
+    arn = resource_arn(ctx, WHATIF_EXPORT, request["WhatIfForecastExportName"])
+    # Its parent is the first what-if forecast: deleting that one (or its tree) asks about the export first.
+    _create(ctx, WHATIF_EXPORT, arn, request["WhatIfForecastExportName"], request, parent=forecasts[0].arn,
+            job_kind=whatif.WHATIF_EXPORT_KIND)
+    return {"WhatIfForecastExportArn": arn}
+
+
+@provider.operation("DescribeWhatIfForecastExport")
+def describe_what_if_forecast_export(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, WHATIF_EXPORT, request["WhatIfForecastExportArn"])
+    return {"WhatIfForecastExportArn": row.arn, "WhatIfForecastExportName": row.name,
+            "WhatIfForecastArns": row.spec["WhatIfForecastArns"], "Destination": row.spec["Destination"],
+            "Format": row.spec.get("Format", "CSV"), **_common(row)}
+
+
+@provider.operation("ListWhatIfForecastExports")
+def list_what_if_forecast_exports(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, WHATIF_EXPORT, request, {"WhatIfForecastExportArn": lambda row: row.arn,
+                                                   "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "WhatIfForecastExportArn": row.arn, "WhatIfForecastArns": row.spec["WhatIfForecastArns"],
+        "WhatIfForecastExportName": row.name, "Destination": row.spec["Destination"], **_common(row)})
+
+
+@provider.operation("DeleteWhatIfForecastExport")
+def delete_what_if_forecast_export(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, WHATIF_EXPORT, request["WhatIfForecastExportArn"])
+
+
 # ------------------------------------------------------------------------------------------------ whole trees
 
 
@@ -631,7 +756,8 @@ def delete_predictor_backtest_export_job(ctx: RequestContext, request: dict) -> 
 def stop_resource(ctx: RequestContext, request: dict) -> dict:
     arn = checked_arn(ctx, request["ResourceArn"])
     kind = parse_arn(arn).resource_type
-    if kind not in (IMPORT_JOB, PREDICTOR, FORECAST, FORECAST_EXPORT, BACKTEST_EXPORT):
+    if kind not in (IMPORT_JOB, PREDICTOR, FORECAST, FORECAST_EXPORT, BACKTEST_EXPORT, WHATIF_ANALYSIS,
+                    WHATIF_FORECAST, WHATIF_EXPORT):
         raise InvalidInput(f"StopResource does not stop {WORDS.get(kind, kind)} resources.")
     row = get(ctx, kind, arn)
     status = _status(row)
@@ -645,7 +771,7 @@ def stop_resource(ctx: RequestContext, request: dict) -> dict:
 def delete_resource_tree(ctx: RequestContext, request: dict) -> dict:
     arn = checked_arn(ctx, request["ResourceArn"])
     kind = parse_arn(arn).resource_type
-    if kind not in (DATASET_GROUP, DATASET, PREDICTOR, FORECAST):
+    if kind not in (DATASET_GROUP, DATASET, PREDICTOR, FORECAST, WHATIF_ANALYSIS, WHATIF_FORECAST):
         raise InvalidInput(f"DeleteResourceTree does not delete {WORDS.get(kind, kind)} resources.")
     root = get(ctx, kind, arn)
     tree = _tree(ctx, root)

@@ -1,4 +1,4 @@
-"""Amazon Forecast Query (`forecastquery`): QueryForecast over a forecast's stored predictions."""
+"""Amazon Forecast Query (`forecastquery`): QueryForecast and QueryWhatIfForecast over stored predictions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 
 from services.forecast import training
 from services.forecast.errors import QueryInvalidInput, QueryResourceInUse, QueryResourceNotFound
-from services.forecast.store import FORECAST, FORECASTS, ForecastResource
+from services.forecast.store import ANY, FORECAST, FORECASTS, WHATIF_FORECAST, WHATIF_FORECASTS, ForecastResource
 from services.gateway.context import RequestContext
 from services.gateway.kit.arns import owned, parse_arn
 from services.gateway.registry import ServiceProvider
@@ -19,17 +19,20 @@ provider = ServiceProvider("forecastquery")
 QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # StartDate, EndDate and each DataPoint's Timestamp
 
 
-def _forecast(ctx: RequestContext, arn: str) -> ForecastResource:
+def _active(ctx: RequestContext, arn: str, kind: str) -> ForecastResource:
+    """The caller's ACTIVE forecast (or what-if forecast) of that ARN."""
     parsed = parse_arn(arn)
     if parsed is None or parsed.service != "forecast":
         raise QueryInvalidInput(f"The ARN {arn} is not a valid Amazon Forecast ARN.")
-    row = FORECASTS.find(ctx, arn) if owned(parsed, "forecast", ctx.account_id, ctx.region) \
-        and parsed.resource_type == FORECAST else None
+    table = FORECASTS if kind == FORECAST else WHATIF_FORECASTS
+    row = table.find(ctx, arn) if owned(parsed, "forecast", ctx.account_id, ctx.region) \
+        and parsed.resource_type == kind else None
+    word = "forecast" if kind == FORECAST else "what-if forecast"
     if row is None:
-        raise QueryResourceNotFound(f"No forecast found with the arn: {arn}")
+        raise QueryResourceNotFound(f"No {word} found with the arn: {arn}")
     status = row.state()[0]
     if status != "ACTIVE":
-        raise QueryResourceInUse(f"The forecast {arn} is not ACTIVE; its status is {status}.")
+        raise QueryResourceInUse(f"The {word} {arn} is not ACTIVE; its status is {status}.")
     return row
 
 
@@ -50,7 +53,19 @@ def _time(value: str | None, member: str) -> pd.Timestamp | None:
 
 @provider.operation("QueryForecast")
 def query_forecast(ctx: RequestContext, request: dict) -> dict:
-    row = _forecast(ctx, request["ForecastArn"])
+    row = _active(ctx, request["ForecastArn"], FORECAST)
+    return _query(row, row.spec["ForecastTypes"], request)
+
+
+@provider.operation("QueryWhatIfForecast")
+def query_what_if_forecast(ctx: RequestContext, request: dict) -> dict:
+    row = _active(ctx, request["WhatIfForecastArn"], WHATIF_FORECAST)
+    analysis = ANY.get(ctx, row.parent_arn)
+    return _query(row, ANY.get(ctx, analysis.parent_arn).spec["ForecastTypes"], request)
+
+
+def _query(row: ForecastResource, types: list[str], request: dict) -> dict:
+    """One series' predictions, by forecast type, between StartDate and EndDate."""
     keys = row.state()[2]["keys"]
     filters = request["Filters"]
     unknown = [name for name in filters if name not in keys]
@@ -71,7 +86,7 @@ def query_forecast(ctx: RequestContext, request: dict) -> dict:
     chosen = chosen.sort_values("date")
     stamps = [stamp.strftime(QUERY_TIME_FORMAT) for stamp in pd.to_datetime(chosen["date"])]
     predictions = {}
-    for forecast_type in row.spec["ForecastTypes"]:
+    for forecast_type in types:
         predictions[training.type_column(forecast_type)] = [
             {"Timestamp": stamp, "Value": float(value)} for stamp, value in zip(stamps, chosen[forecast_type])]
     return {"Forecast": {"Predictions": predictions}}

@@ -30,9 +30,12 @@ SERVICE = "forecast"
 DATASET_GROUP, DATASET, IMPORT_JOB = "dataset-group", "dataset", "dataset-import-job"
 PREDICTOR, FORECAST, FORECAST_EXPORT = "predictor", "forecast", "forecast-export-job"
 BACKTEST_EXPORT = "predictor-backtest-export-job"
+WHATIF_ANALYSIS, WHATIF_FORECAST = "what-if-analysis", "what-if-forecast"
+WHATIF_EXPORT = "what-if-forecast-export"
 WORDS = {DATASET_GROUP: "dataset group", DATASET: "dataset", IMPORT_JOB: "dataset import job",
          PREDICTOR: "predictor", FORECAST: "forecast", FORECAST_EXPORT: "forecast export job",
-         BACKTEST_EXPORT: "predictor backtest export job"}
+         BACKTEST_EXPORT: "predictor backtest export job", WHATIF_ANALYSIS: "what-if analysis",
+         WHATIF_FORECAST: "what-if forecast", WHATIF_EXPORT: "what-if forecast export"}
 
 ACTIVE = "ACTIVE"
 # The AWS status of a resource from its creation job's status.
@@ -95,12 +98,10 @@ def table(kind: str) -> ResourceTable[ForecastResource]:
                          where=(ForecastResource.kind == kind,))
 
 
-DATASET_GROUPS, DATASETS, IMPORT_JOBS = table(DATASET_GROUP), table(DATASET), table(IMPORT_JOB)
-PREDICTORS, FORECASTS, FORECAST_EXPORTS = table(PREDICTOR), table(FORECAST), table(FORECAST_EXPORT)
-BACKTEST_EXPORTS = table(BACKTEST_EXPORT)
 ANY = ResourceTable(ForecastResource, key="arn", not_found=not_found)
-TABLES = {DATASET_GROUP: DATASET_GROUPS, DATASET: DATASETS, IMPORT_JOB: IMPORT_JOBS, PREDICTOR: PREDICTORS,
-          FORECAST: FORECASTS, FORECAST_EXPORT: FORECAST_EXPORTS, BACKTEST_EXPORT: BACKTEST_EXPORTS}
+TABLES = {kind: table(kind) for kind in WORDS}
+DATASET_GROUPS, DATASETS, FORECASTS = TABLES[DATASET_GROUP], TABLES[DATASET], TABLES[FORECAST]
+WHATIF_FORECASTS = TABLES[WHATIF_FORECAST]
 
 
 def resource_arn(scope: RequestContext | Principal, kind: str, *names: str) -> str:

@@ -22,7 +22,8 @@ import pandas as pd
 
 import models.forecasting as engines
 from services.forecast.data import ImportFailed, ImportSpec, data_size_gb, field_statistics, read_import
-from services.forecast.errors import InvalidInput, NotImplemented_
+from services.forecast.errors import InvalidInput, NotImplemented_, TrainingFailed
+from services.forecast.selection import keep, selected_keys
 from services.forecast.schema import DOMAINS, FREQUENCIES, METADATA, RELATED, TARGET
 from services.forecast.store import ANY, IMPORT_JOB, ForecastResource, children, data_path
 from services.gateway.context import Principal
@@ -41,10 +42,6 @@ AUTOML_ALGORITHMS = ("ETS", "ARIMA", "NPTS")  # what PerformAutoML chooses among
 GLOBAL_ALGORITHMS = ("Deep_AR_Plus", "CNN-QR")  # one model over all series: not split across workers
 FILL_METHODS = ("zero", "nan", "value", "median", "mean", "min", "max")
 MAX_SERIES = 100_000
-
-
-class TrainingFailed(InvalidInput):
-    """The data cannot train what was asked: the resource ends CREATE_FAILED with this message."""
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -120,13 +117,6 @@ def check_attribute_configs(configs: list[dict]) -> None:
         _fill_parameters(config["Transformations"], f"AttributeConfig of {config['AttributeName']}")
 
 
-def check_destination(path: str, file_format: str | None) -> None:
-    if not path.startswith("s3://"):
-        raise InvalidInput(f"The S3 path {path} is not valid: it must start with s3://.")
-    if file_format not in (None, "CSV", "PARQUET"):
-        raise InvalidInput(f"Format {file_format} is not valid; valid formats are CSV and PARQUET.")
-
-
 # ------------------------------------------------------------------------------------------------ data
 
 
@@ -169,7 +159,7 @@ def remove_data(row: ForecastResource) -> None:
             backtest_path(row.account_id, row.arn, name).unlink(missing_ok=True)
 
 
-def _bucket(timestamps: pd.Series, frequency: str) -> pd.Series:
+def bucket(timestamps: pd.Series, frequency: str) -> pd.Series:
     """Each timestamp's period start at the forecast frequency (weeks start on Monday)."""
     if frequency == "Y":
         return timestamps.dt.to_period("Y").dt.start_time
@@ -276,24 +266,27 @@ def check_additional_features(names: list[str], codes: list[str], frequency: str
     for code in codes:
         if code not in supported:
             raise InvalidInput(f"Country code {code} is not supported for holidays.")
-    if frequency in ("M", "Y"):
-        raise InvalidInput("Holidays can be used with a forecast frequency of W or finer, not " + frequency + ".")
+    if frequency in ("Y", "1min"):  # holidays.html: "a minimum forecast frequency of 5 minutes and a maximum of 1 month"
+        raise InvalidInput(f"The holiday feature supports forecast frequencies from 5min to M, not {frequency}.")
     if algorithm == "ETS":
         raise NotImplemented_("ETS takes no related series here, so it cannot use holidays; use ARIMA, Prophet, "
                               "NPTS, Deep_AR_Plus, CNN-QR or an AutoPredictor.")
 
 
 def _holiday_values(codes: list[str], index: pd.DatetimeIndex, frequency: str) -> dict[str, np.ndarray]:
-    """Per country, 1 where a step is a holiday (for weekly steps, the share of the week's days that are)."""
+    """Per country, 1 where a step is a holiday (for weekly and monthly steps, the share of their days that are)."""
     import holidays
 
     out = {}
     years = list(range(index[0].year, index[-1].year + 2))
     for code in codes:
         calendar = holidays.country_holidays(code, years=years)
-        if frequency == "W":
-            values = [sum((step + pd.Timedelta(days=day)).date() in calendar for day in range(7)) / 7
-                      for step in index]
+        if frequency in ("W", "M"):
+            days = 7 if frequency == "W" else None
+            values = []
+            for step in index:
+                length = days or step.days_in_month
+                values.append(sum((step + pd.Timedelta(days=day)).date() in calendar for day in range(length)) / length)
         else:
             values = [step.date() in calendar for step in index]
         out[f"holiday_{code}"] = np.asarray(values, dtype="float64")
@@ -315,7 +308,7 @@ def build_series(principal: Principal, group: ForecastResource, imports: list[st
     frequency, horizon = settings["frequency"], settings["horizon"]
     target_fill = settings["fill"].get(domain.target_field, {})
     frame = frame.dropna(subset=["timestamp"])
-    frame = frame.assign(timestamp=_bucket(frame["timestamp"], frequency))
+    frame = frame.assign(timestamp=bucket(frame["timestamp"], frequency))
     for key in keys:
         frame[key] = frame[key].fillna("")
     aggregation = _AGGREGATIONS[target_fill.get("aggregation", "sum")]
@@ -355,12 +348,21 @@ def _related_frame(principal: Principal, dataset: ForecastResource | None, impor
     numeric = [attribute["AttributeName"] for attribute in dataset.spec["Schema"]["Attributes"]
                if attribute["AttributeType"] in ("integer", "float")]
     join = [key for key in keys if key in frame.columns]
-    frame = frame.dropna(subset=["timestamp"]).assign(timestamp=lambda f: _bucket(f["timestamp"], frequency))
+    frame = frame.dropna(subset=["timestamp"]).assign(timestamp=lambda f: bucket(f["timestamp"], frequency))
     for key in join:
         frame[key] = frame[key].fillna("").astype(str)
     aggregated = frame.groupby([*join, "timestamp"])[numeric].agg(
         {name: _AGGREGATIONS[settings["fill"].get(name, {}).get("aggregation", "avg")] for name in numeric})
     return aggregated, join
+
+
+def rows_of(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of a frame indexed by (key fields..., timestamp) for one key, indexed by timestamp (KeyError if
+    none). A one-field key is looked up by its value: pandas reads a string given with a list of levels as a
+    sequence of keys."""
+    if len(key) == 1:
+        return frame.xs(key[0], level=0)
+    return frame.xs(key, level=list(range(len(key))))
 
 
 def _related_values(related: tuple[pd.DataFrame, list[str]] | None, key: tuple, index: pd.DatetimeIndex,
@@ -370,7 +372,7 @@ def _related_values(related: tuple[pd.DataFrame, list[str]] | None, key: tuple, 
     frame, join = related
     lookup = tuple(str(part) for part in key[:len(join)])
     try:
-        rows = frame.xs(lookup if len(lookup) > 1 else lookup[0], level=list(range(len(join)))) if join else frame
+        rows = rows_of(frame, lookup) if join else frame
     except KeyError:
         rows = frame.iloc[0:0].droplevel(list(range(len(join)))) if join else frame.iloc[0:0]
     out = {}
@@ -623,11 +625,21 @@ def _forecast(principal: Principal, arn: str) -> dict:
     settings = predictor_settings(predictor.spec)
     settings["types"] = row.spec["ForecastTypes"]
     trained = predictor.state()[2] or {}
-    series, keys = build_series(principal, group, active_imports(principal, group), settings)
+    imports = active_imports(principal, group)
+    series, keys = build_series(principal, group, imports, settings)
+    selected = selected_keys(principal, row.spec.get("TimeSeriesSelector"), keys)
+    series = keep(series, selected)
     if predictor.details.get("auto"):
         forecasts, info = fit("auto", series, settings, auto=True)
     else:
         forecasts, info = fit(trained["algorithm"], series, settings, predictor.spec.get("TrainingParameters"))
+    forecast_table(forecasts, keys, settings).to_parquet(data_path(principal.account_id, arn, "parquet"), index=False)
+    return {"keys": keys, "series": len(forecasts), "algorithms": info.get("algorithms"), "imports": imports,
+            "selected": selected}
+
+
+def forecast_table(forecasts: list[engines.SeriesForecast], keys: list[str], settings: dict) -> pd.DataFrame:
+    """Forecasts as stored: the key fields, `date`, a column per forecast type."""
     offset = pd.tseries.frequencies.to_offset(FREQUENCIES[settings["frequency"]])
     columns: dict[str, list] = {key: [] for key in keys}
     columns["date"] = []
@@ -640,8 +652,7 @@ def _forecast(principal: Principal, arn: str) -> dict:
         columns["date"].extend(dates)
         for forecast_type in settings["types"]:
             columns[forecast_type].extend(np.asarray(forecast.quantiles[forecast_type], dtype="float64"))
-    pd.DataFrame(columns).to_parquet(data_path(principal.account_id, arn, "parquet"), index=False)
-    return {"keys": keys, "series": len(forecasts), "algorithms": info.get("algorithms")}
+    return pd.DataFrame(columns)
 
 
 def forecast_frame(account_id: str, arn: str) -> pd.DataFrame:
@@ -668,10 +679,10 @@ def _export(principal: Principal, arn: str) -> dict:
     frame = frame.rename(columns={forecast_type: type_column(forecast_type) for forecast_type in types})
     frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     folder = row.spec["Destination"]["S3Config"]["Path"].rstrip("/")
-    return {"files": [_write_part(principal, row, folder, frame)]}
+    return {"files": [write_part(principal, row, folder, frame)]}
 
 
-def _write_part(principal: Principal, row: ForecastResource, folder: str, frame: pd.DataFrame) -> str:
+def write_part(principal: Principal, row: ForecastResource, folder: str, frame: pd.DataFrame) -> str:
     """An export's one part file, `<folder>/<job name>_<time>_part0.csv` (or .parquet), and `_SUCCESS` beside it."""
     file_format = row.spec.get("Format") or "CSV"
     uri = f"{folder}/{row.name}_{utcnow():%Y-%m-%dT%H-%M-%SZ}_part0.{'csv' if file_format == 'CSV' else 'parquet'}"
@@ -728,8 +739,8 @@ def _backtest_export(principal: Principal, arn: str) -> dict:
                 entry[name] = point[name]
         metrics.append(entry)
     path = row.spec["Destination"]["S3Config"]["Path"].rstrip("/")
-    return {"files": [_write_part(principal, row, f"{path}/forecasted-values", values),
-                      _write_part(principal, row, f"{path}/accuracy-metrics-values", pd.DataFrame(metrics))]}
+    return {"files": [write_part(principal, row, f"{path}/forecasted-values", values),
+                      write_part(principal, row, f"{path}/accuracy-metrics-values", pd.DataFrame(metrics))]}
 
 
 def _key_names(principal: Principal, group: ForecastResource, settings: dict) -> list[str]:

