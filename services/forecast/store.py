@@ -32,10 +32,12 @@ PREDICTOR, FORECAST, FORECAST_EXPORT = "predictor", "forecast", "forecast-export
 BACKTEST_EXPORT = "predictor-backtest-export-job"
 WHATIF_ANALYSIS, WHATIF_FORECAST = "what-if-analysis", "what-if-forecast"
 WHATIF_EXPORT = "what-if-forecast-export"
+EXPLAINABILITY, EXPLAINABILITY_EXPORT, MONITOR = "explainability", "explainability-export", "monitor"
 WORDS = {DATASET_GROUP: "dataset group", DATASET: "dataset", IMPORT_JOB: "dataset import job",
          PREDICTOR: "predictor", FORECAST: "forecast", FORECAST_EXPORT: "forecast export job",
          BACKTEST_EXPORT: "predictor backtest export job", WHATIF_ANALYSIS: "what-if analysis",
-         WHATIF_FORECAST: "what-if forecast", WHATIF_EXPORT: "what-if forecast export"}
+         WHATIF_FORECAST: "what-if forecast", WHATIF_EXPORT: "what-if forecast export",
+         EXPLAINABILITY: "explainability", EXPLAINABILITY_EXPORT: "explainability export", MONITOR: "monitor"}
 
 ACTIVE = "ACTIVE"
 # The AWS status of a resource from its creation job's status.
