@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.forecast import explain, training, whatif
+from services.forecast import explain, monitoring, training, whatif
 from services.forecast.errors import (
     InvalidInput, LimitExceeded, NotImplemented_, ResourceAlreadyExists, ResourceInUse,
 )
 from services.forecast.schema import DOMAINS, METADATA, TARGET, check_frequency, check_schema, finer_than
 from services.forecast.store import (
     ANY, BACKTEST_EXPORT, BUSY, DATASET, DATASET_GROUP, DATASET_GROUPS, DATASETS, FORECAST, FORECAST_EXPORT,
-    EXPLAINABILITY, EXPLAINABILITY_EXPORT, IMPORT_JOB, PREDICTOR, TABLES, WHATIF_ANALYSIS, WHATIF_EXPORT, WHATIF_FORECAST, WORDS, ForecastResource,
+    EXPLAINABILITY, EXPLAINABILITY_EXPORT, IMPORT_JOB, MONITOR, PREDICTOR, TABLES, WHATIF_ANALYSIS, WHATIF_EXPORT, WHATIF_FORECAST, WORDS, ForecastResource,
     checked_arn, children, get, not_found, resource_arn,
 )
 from services.forecast.data import check_timestamp_format
@@ -395,8 +395,7 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
 
 @provider.operation("CreateAutoPredictor")
 def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
-    for member, why in (("MonitorConfig", "predictor monitoring is not built yet"),
-                        ("TimeAlignmentBoundary", "aggregation boundaries other than the calendar's are not built "
+    for member, why in (("TimeAlignmentBoundary", "aggregation boundaries other than the calendar's are not built "
                                                   "yet"),
                         ("EncryptionConfig", "models are stored in the gateway's own data folder")):
         if request.get(member):
@@ -433,6 +432,11 @@ def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
     predictor = _create(ctx, PREDICTOR, arn, request["PredictorName"], request, parent=group.arn,
                         details={"auto": True, "imports": training.active_imports(ctx.principal, group)},
                         job_kind=training.PREDICTOR_KIND)
+    if request.get("MonitorConfig"):
+        _create(ctx, MONITOR, resource_arn(ctx, MONITOR, request["MonitorConfig"]["MonitorName"]),
+                request["MonitorConfig"]["MonitorName"],
+                {"MonitorName": request["MonitorConfig"]["MonitorName"], "ResourceArn": predictor.arn},
+                parent=predictor.arn)
     if request.get("ExplainPredictor"):  # its job waits for the predictor's
         name = f"{request['PredictorName']}_explainability"
         _create(ctx, EXPLAINABILITY, resource_arn(ctx, EXPLAINABILITY, name), name,
@@ -483,6 +487,9 @@ def describe_auto_predictor(ctx: RequestContext, request: dict) -> dict:
            "OptimizationMetric": spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss", **_common(row)}
     if spec.get("ForecastDimensions"):
         out["ForecastDimensions"] = spec["ForecastDimensions"]
+    monitor = monitoring.monitor_of(ctx.principal, row)
+    if monitor is not None:
+        out["MonitorInfo"] = {"MonitorArn": monitor.arn, "Status": monitor.status}
     explainability = next((child for child in children(ctx, row.arn) if child.kind == EXPLAINABILITY), None)
     if explainability is not None:
         out["ExplainabilityInfo"] = {"ExplainabilityArn": explainability.arn, "Status": _status(explainability)}
@@ -843,6 +850,82 @@ def delete_explainability_export(ctx: RequestContext, request: dict) -> dict:
     return _delete(ctx, EXPLAINABILITY_EXPORT, request["ExplainabilityExportArn"])
 
 
+# ------------------------------------------------------------------------------------------------ monitors
+
+
+@provider.operation("CreateMonitor")
+def create_monitor(ctx: RequestContext, request: dict) -> dict:
+    predictor = get(ctx, PREDICTOR, checked_arn(ctx, request["ResourceArn"], PREDICTOR))
+    if not predictor.details.get("auto"):
+        raise InvalidInput(f"The predictor {predictor.arn} was not created with CreateAutoPredictor: only "
+                           f"AutoPredictors can be monitored.")
+    existing = monitoring.monitor_of(ctx.principal, predictor)
+    if existing is not None:
+        raise ResourceAlreadyExists(f"The predictor {predictor.arn} already has the monitor {existing.arn}.")
+    arn = resource_arn(ctx, MONITOR, request["MonitorName"])
+    _create(ctx, MONITOR, arn, request["MonitorName"], request, parent=predictor.arn)
+    return {"MonitorArn": arn}
+
+
+@provider.operation("DescribeMonitor")
+def describe_monitor(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, MONITOR, request["MonitorArn"])
+    out = {"MonitorName": row.name, "MonitorArn": row.arn, "ResourceArn": row.parent_arn, "Status": row.status,
+           "CreationTime": row.created, "LastModificationTime": row.last_modified()}
+    predictor = ANY.find(ctx, row.parent_arn)
+    if predictor is not None and _status(predictor) == "ACTIVE":
+        summary = predictor.state()[2]["evaluation"][0]["TestWindows"][0]["Metrics"]
+        out["Baseline"] = {"PredictorBaseline": {"BaselineMetrics": monitoring.metric_values(summary)}}
+    evaluations = monitoring.evaluations(ctx.principal, row)
+    if evaluations:
+        out["LastEvaluationTime"] = dt.datetime.fromtimestamp(evaluations[0]["EvaluationTime"], dt.timezone.utc)
+        out["LastEvaluationState"] = evaluations[0]["EvaluationState"]
+    return out
+
+
+@provider.operation("ListMonitors")
+def list_monitors(ctx: RequestContext, request: dict) -> dict:
+    rows = _filtered(ctx, MONITOR, request, {"Status": lambda row: row.status})
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "MonitorArn": row.arn, "MonitorName": row.name, "ResourceArn": row.parent_arn, "Status": row.status,
+        "CreationTime": row.created, "LastModificationTime": row.last_modified()})
+
+
+@provider.operation("DeleteMonitor")
+def delete_monitor(ctx: RequestContext, request: dict) -> dict:
+    return _delete(ctx, MONITOR, request["MonitorArn"])
+
+
+@provider.operation("ListMonitorEvaluations")
+def list_monitor_evaluations(ctx: RequestContext, request: dict) -> dict:
+    monitor = get(ctx, MONITOR, request["MonitorArn"])
+    entries = monitoring.evaluations(ctx.principal, monitor)
+    for condition in request.get("Filters") or []:
+        if condition["Key"] != "EvaluationState":
+            raise InvalidInput(f"Filter key {condition['Key']} is not valid; the only valid key is EvaluationState.")
+        entries = [entry for entry in entries
+                   if (entry["EvaluationState"] == condition["Value"]) == (condition["Condition"] == "IS")]
+
+    def shape(entry: dict) -> dict:
+        return {key: dt.datetime.fromtimestamp(value, dt.timezone.utc)
+                if key in ("EvaluationTime", "WindowStartDatetime", "WindowEndDatetime") else value
+                for key, value in entry.items()}
+
+    return PAGING.page(ctx, request, entries, shape)
+
+
+@provider.operation("ResumeResource")
+def resume_resource(ctx: RequestContext, request: dict) -> dict:
+    arn = checked_arn(ctx, request["ResourceArn"])
+    if parse_arn(arn).resource_type != MONITOR:
+        raise InvalidInput("ResumeResource resumes monitors only.")
+    row = get(ctx, MONITOR, arn)
+    if row.status != monitoring.STOPPED:
+        raise InvalidInput(f"The monitor {arn} cannot be resumed: its status is {row.status}.")
+    TABLES[MONITOR].update(ctx, arn, status="ACTIVE", modified_at=utcnow())
+    return {}
+
+
 # ------------------------------------------------------------------------------------------------ whole trees
 
 
@@ -851,10 +934,15 @@ def stop_resource(ctx: RequestContext, request: dict) -> dict:
     arn = checked_arn(ctx, request["ResourceArn"])
     kind = parse_arn(arn).resource_type
     if kind not in (IMPORT_JOB, PREDICTOR, FORECAST, FORECAST_EXPORT, BACKTEST_EXPORT, WHATIF_ANALYSIS,
-                    WHATIF_FORECAST, WHATIF_EXPORT, EXPLAINABILITY, EXPLAINABILITY_EXPORT):
+                    WHATIF_FORECAST, WHATIF_EXPORT, EXPLAINABILITY, EXPLAINABILITY_EXPORT, MONITOR):
         raise InvalidInput(f"StopResource does not stop {WORDS.get(kind, kind)} resources.")
     row = get(ctx, kind, arn)
     status = _status(row)
+    if kind == MONITOR:  # a monitor stops evaluating at once; ResumeResource starts it again
+        if status != "ACTIVE":
+            raise InvalidInput(f"The monitor {arn} cannot be stopped: its status is {status}.")
+        TABLES[MONITOR].update(ctx, arn, status=monitoring.STOPPED, modified_at=utcnow())
+        return {}
     if status not in BUSY:
         raise InvalidInput(f"The {WORDS[kind]} {arn} cannot be stopped: its status is {status}.")
     runtime().jobs.store.request_stop(ctx.principal, row.job().kind, row.job_id)

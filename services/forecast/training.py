@@ -23,6 +23,7 @@ import pandas as pd
 import models.forecasting as engines
 from services.forecast.data import ImportFailed, ImportSpec, data_size_gb, field_statistics, read_import
 from services.forecast.errors import InvalidInput, NotImplemented_, TrainingFailed
+from services.forecast import monitoring
 from services.forecast.selection import keep, selected_keys
 from services.forecast.schema import DOMAINS, FREQUENCIES, METADATA, RELATED, TARGET
 from services.forecast.store import ANY, IMPORT_JOB, ForecastResource, children, data_path
@@ -635,7 +636,8 @@ def _forecast(principal: Principal, arn: str) -> dict:
         forecasts, info = fit(trained["algorithm"], series, settings, predictor.spec.get("TrainingParameters"))
     forecast_table(forecasts, keys, settings).to_parquet(data_path(principal.account_id, arn, "parquet"), index=False)
     return {"keys": keys, "series": len(forecasts), "algorithms": info.get("algorithms"), "imports": imports,
-            "selected": selected}
+            "selected": selected, "evaluation": monitoring.evaluate(principal, predictor, row, series, settings,
+                                                                    imports)}
 
 
 def forecast_table(forecasts: list[engines.SeriesForecast], keys: list[str], settings: dict) -> pd.DataFrame:

@@ -102,6 +102,9 @@ MODEL_CORRECTIONS: dict[str, dict[tuple[str, str], dict]] = {
         ("S3Config", "RoleArn"): {"type": "string", "max": 256, "pattern": r"arn:([a-z\d-]+):iam::\d{12}:role/.+"},
         ("EncryptionConfig", "RoleArn"): {"type": "string", "max": 256,
                                           "pattern": r"arn:([a-z\d-]+):iam::\d{12}:role/.+"},
+        # List filters match statuses too ({"Key": "Status", "Value": "ACTIVE"}, the documented example of every
+        # List* operation), which the model's Arn pattern of Filter.Value would refuse.
+        ("Filter", "Value"): {"type": "string", "max": 256},
     },
 }
 

