@@ -693,3 +693,40 @@ def test_resource_tree_delete_runs_last(trained, forecast, query):
     assert error_code(lambda: query.query_forecast(ForecastArn=trained["forecast"], Filters={
         "item_id": trained["series"][0]["sn"]})) == "ResourceNotFoundException"
     assert forecast.describe_dataset(DatasetArn=trained["dataset"])["Status"] == "ACTIVE"
+
+
+def test_perform_hpo_tunes_cnn_qr(trained, forecast, query):
+    """PerformHPO over an HPOConfig range: the trials are backtested, the chosen context_length is in the range and
+    is what DescribePredictor's TrainingParameters say; ranges the algorithm does not tune are refused."""
+    name = f"{trained['name']}_hpo"
+
+    def create(**changes):
+        request = {"PredictorName": name, "AlgorithmArn": "arn:aws:forecast:::algorithm/CNN-QR",
+                   "ForecastHorizon": HORIZON, "PerformHPO": True, "TrainingParameters": {"epochs": "5"},
+                   "InputDataConfig": {"DatasetGroupArn": trained["group"]},
+                   "FeaturizationConfig": {"ForecastFrequency": "M"},
+                   "HPOConfig": {"ParameterRanges": {"IntegerParameterRanges": [
+                       {"Name": "context_length", "MinValue": 18, "MaxValue": 36, "ScalingType": "Linear"}]}}}
+        request.update(changes)
+        return forecast.create_predictor(**request)
+
+    assert error_code(lambda: create(AlgorithmArn="arn:aws:forecast:::algorithm/ETS")) == "InvalidInputException"
+    assert error_code(lambda: create(HPOConfig={"ParameterRanges": {"ContinuousParameterRanges": [
+        {"Name": "alpha", "MinValue": 0.1, "MaxValue": 0.9}]}})) == "InvalidInputException"
+    assert error_code(lambda: create(HPOConfig={"ParameterRanges": {"IntegerParameterRanges": [
+        {"Name": "context_length", "MinValue": 0, "MaxValue": 36, "ScalingType": "Logarithmic"}]}})) == \
+        "InvalidInputException"
+    assert error_code(lambda: create(PerformHPO=False)) == "InvalidInputException"  # HPOConfig without HPO
+    arn = create()["PredictorArn"]
+    described = wait(lambda: forecast.describe_predictor(PredictorArn=arn))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert described["PerformHPO"] is True
+    assert described["HPOConfig"]["ParameterRanges"]["IntegerParameterRanges"][0]["Name"] == "context_length"
+    parameters = described["TrainingParameters"]
+    assert parameters["epochs"] == "5"
+    assert "context_length" not in parameters or 18 <= int(parameters["context_length"]) <= 36
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=arn)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    values = np.array([point["Value"] for point in query.query_forecast(
+        ForecastArn=made, Filters={"item_id": trained["series"][0]["sn"]})["Forecast"]["Predictions"]["p50"]])
+    assert len(values) == HORIZON and np.all(np.isfinite(values))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.forecast import explain, monitoring, training, whatif
+from services.forecast import explain, monitoring, training, tuning, whatif
 from services.forecast.errors import (
     InvalidInput, LimitExceeded, NotImplemented_, ResourceAlreadyExists, ResourceInUse,
 )
@@ -364,8 +364,6 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
     horizon = request["ForecastHorizon"]
     if horizon > MAX_HORIZON:
         raise InvalidInput(f"ForecastHorizon {horizon} is more than the maximum of {MAX_HORIZON}.")
-    if request.get("PerformHPO"):
-        raise _not_implemented("PerformHPO", "hyperparameter search is not built yet; give TrainingParameters")
     if request.get("EncryptionConfig"):
         raise _not_implemented("EncryptionConfig", "models are stored in the gateway's own data folder")
     algorithm = request.get("AlgorithmArn")
@@ -376,6 +374,7 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
         raise InvalidInput("Either AlgorithmArn or PerformAutoML must be given.")
     else:
         training.algorithm_name(algorithm)
+    tuning.check_hpo(training.algorithm_name(algorithm) if algorithm else None, request)
     _check_forecast_types(request.get("ForecastTypes"))
     frequency = check_frequency(request["FeaturizationConfig"]["ForecastFrequency"])
     features = request["InputDataConfig"].get("SupplementaryFeatures") or []
@@ -461,9 +460,12 @@ def describe_predictor(ctx: RequestContext, request: dict) -> dict:
                                                        spec["ForecastHorizon"]),
            "InputDataConfig": spec["InputDataConfig"], "FeaturizationConfig": spec["FeaturizationConfig"],
            "IsAutoPredictor": False, "DatasetImportJobArns": row.details["imports"], **_common(row)}
-    for member in ("AlgorithmArn", "TrainingParameters", "OptimizationMetric", "AutoMLOverrideStrategy"):
+    for member in ("AlgorithmArn", "TrainingParameters", "HPOConfig", "OptimizationMetric",
+                   "AutoMLOverrideStrategy"):
         if spec.get(member) is not None:
             out[member] = spec[member]
+    if result and result.get("parameters"):  # what PerformHPO chose
+        out["TrainingParameters"] = result["parameters"]
     if spec.get("PerformAutoML"):
         out["AutoMLAlgorithmArns"] = [training.algorithm_arn(name) for name in training.AUTOML_ALGORITHMS]
         if result:

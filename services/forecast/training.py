@@ -23,7 +23,7 @@ import pandas as pd
 import models.forecasting as engines
 from services.forecast.data import ImportFailed, ImportSpec, data_size_gb, field_statistics, read_import
 from services.forecast.errors import InvalidInput, NotImplemented_, TrainingFailed
-from services.forecast import monitoring
+from services.forecast import monitoring, tuning
 from services.forecast.selection import keep, selected_keys
 from services.forecast.schema import DOMAINS, FREQUENCIES, METADATA, RELATED, TARGET
 from services.forecast.store import ANY, IMPORT_JOB, ForecastResource, children, data_path
@@ -553,14 +553,23 @@ def _import(principal: Principal, arn: str) -> dict:
 
 @job_kind(PREDICTOR_KIND, QUEUE)
 def run_predictor(run: JobRun) -> dict:
-    """One checkpointed step per candidate algorithm's backtests; a stop request takes effect between them."""
+    """One checkpointed step per candidate algorithm's backtests (and per PerformHPO trial before them); a stop
+    request takes effect between them."""
     arn = run.details["arn"]
     candidates = run.step(_candidates, run.principal, arn)
+    row = ANY.get(run.principal, arn)
+    tuned = None
+    if row.spec.get("PerformHPO"):
+        plan = run.step(_hpo_plan, run.principal, arn)
+        scores = []
+        for index, trial in enumerate(plan):
+            scores.append(run.step(_tune, run.principal, arn, candidates[0], trial, name=f"forecast.tune.{index}"))
+            run.progress(index + 1, len(plan) + 1)
+        tuned = plan[int(np.argmin(scores))]
     evaluated = []
     for index, name in enumerate(candidates):
-        evaluated.append(run.step(_evaluate, run.principal, arn, name, name=f"forecast.evaluate.{name}"))
+        evaluated.append(run.step(_evaluate, run.principal, arn, name, tuned, name=f"forecast.evaluate.{name}"))
         run.progress(index + 1, len(candidates))
-    row = ANY.get(run.principal, arn)
     if row.details.get("auto"):
         return {"algorithm": None, "evaluation": [{"TestWindows": evaluated[0]}], "executions": []}
     metric = row.spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss"
@@ -570,7 +579,22 @@ def run_predictor(run: JobRun) -> dict:
         {"TestWindowStart": window["TestWindowStart"], "TestWindowEnd": window["TestWindowEnd"], "Status": "ACTIVE"}
         for window in windows if window["EvaluationType"] == "COMPUTED"]} for name, windows in zip(candidates, evaluated)]
     best = min(range(len(candidates)), key=lambda index: _metric(evaluated[index], metric))
-    return {"algorithm": candidates[best], "evaluation": results, "executions": executions}
+    return {"algorithm": candidates[best], "evaluation": results, "executions": executions, "parameters": tuned}
+
+
+def _hpo_plan(principal: Principal, arn: str) -> list[dict]:
+    row = ANY.get(principal, arn)
+    return tuning.trials(algorithm_name(row.spec["AlgorithmArn"]), row.spec, arn)
+
+
+def _tune(principal: Principal, arn: str, name: str, parameters: dict) -> float:
+    """One HPO trial's score: the OptimizationMetric on the first backtest window."""
+    row = ANY.get(principal, arn)
+    series, settings = _training_series(principal, row)
+    offset = evaluation(row.spec.get("EvaluationParameters") or {}, settings["horizon"])["BackTestWindowOffset"]
+    results, _ = backtest(name, series, settings, parameters,
+                          {"NumberOfBacktestWindows": 1, "BackTestWindowOffset": offset}, auto=False)
+    return _metric(results, row.spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss")
 
 
 def _training_series(principal: Principal, row: ForecastResource) -> tuple[list[engines.Series], dict]:
@@ -591,12 +615,13 @@ def _candidates(principal: Principal, arn: str) -> list[str]:
     return [algorithm_name(row.spec["AlgorithmArn"])]
 
 
-def _evaluate(principal: Principal, arn: str, name: str) -> list[dict]:
-    """One algorithm's backtest windows; its backtest forecasts are kept beside the predictor for exports."""
+def _evaluate(principal: Principal, arn: str, name: str, tuned: dict | None = None) -> list[dict]:
+    """One algorithm's backtest windows (with the tuned hyperparameters when PerformHPO found them); its backtest
+    forecasts are kept beside the predictor for exports."""
     row = ANY.get(principal, arn)
     series, settings = _training_series(principal, row)
     windows = evaluation(row.spec.get("EvaluationParameters") or {}, settings["horizon"])
-    parameters = None if name == "auto" else row.spec.get("TrainingParameters")
+    parameters = None if name == "auto" else tuned or row.spec.get("TrainingParameters")
     results, frame = backtest(name, series, settings, parameters, windows, auto=name == "auto")
     frame.to_parquet(backtest_path(principal.account_id, arn, name), index=False)
     return results
@@ -633,7 +658,8 @@ def _forecast(principal: Principal, arn: str) -> dict:
     if predictor.details.get("auto"):
         forecasts, info = fit("auto", series, settings, auto=True)
     else:
-        forecasts, info = fit(trained["algorithm"], series, settings, predictor.spec.get("TrainingParameters"))
+        forecasts, info = fit(trained["algorithm"], series, settings,
+                              trained.get("parameters") or predictor.spec.get("TrainingParameters"))
     forecast_table(forecasts, keys, settings).to_parquet(data_path(principal.account_id, arn, "parquet"), index=False)
     return {"keys": keys, "series": len(forecasts), "algorithms": info.get("algorithms"), "imports": imports,
             "selected": selected, "evaluation": monitoring.evaluate(principal, predictor, row, series, settings,
