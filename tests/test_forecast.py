@@ -331,7 +331,7 @@ def test_predictor_errors(trained, forecast):
     assert error_code(lambda: create(FeaturizationConfig={"ForecastFrequency": "D"})) == "InvalidInputException"
     assert error_code(lambda: create(ForecastTypes=["0.995"])) == "ValidationException"
     assert error_code(lambda: create(EvaluationParameters={"NumberOfBacktestWindows": 6})) == "InvalidInputException"
-    assert error_code(lambda: create(PerformHPO=True)) == "NotImplementedException"
+    assert error_code(lambda: create(PerformHPO=True)) == "InvalidInputException"  # ETS has no HPO (DeepAR+, CNN-QR)
     assert error_code(lambda: create(AlgorithmArn=None)) == "InvalidInputException"
     # A horizon longer than a third of the history fails the training, with the reason.
     long = create(ForecastHorizon=40)["PredictorArn"]
@@ -367,10 +367,15 @@ def test_auto_predictor_blends_and_forecasts(trained, forecast, query):
     assert set(predictions) == {"p10", "p50", "p90", "mean"}
     summary = {item["ForecastArn"]: item for item in forecast.list_forecasts()["Forecasts"]}[made]
     assert summary["CreatedUsingAutoPredictor"] is True
-    # Settings this gateway does not have answer NotImplementedException, never accepted and ignored.
+    # Explaining needs something to explain: related series, item metadata or holidays (M3 has none of them).
     assert error_code(lambda: forecast.create_auto_predictor(
         PredictorName=f"{name}_x", ForecastHorizon=HORIZON, ForecastFrequency="M", ExplainPredictor=True,
-        DataConfig={"DatasetGroupArn": trained["group"]})) == "NotImplementedException"
+        DataConfig={"DatasetGroupArn": trained["group"]})) == "InvalidInputException"
+    # Settings this gateway does not have answer NotImplementedException, never accepted and ignored.
+    assert error_code(lambda: forecast.create_auto_predictor(
+        PredictorName=f"{name}_x", ForecastHorizon=HORIZON, ForecastFrequency="M",
+        TimeAlignmentBoundary={"Month": "JANUARY"}, DataConfig={"DatasetGroupArn": trained["group"]})) == \
+        "NotImplementedException"
 
 
 def test_automl_chooses_among_algorithms(trained, forecast):
@@ -408,6 +413,43 @@ def test_every_algorithm_arn_trains_and_forecasts(trained, forecast, query, algo
         "Forecast"]["Predictions"]
     p10, p90 = (np.array([point["Value"] for point in predictions[key]]) for key in ("p10", "p90"))
     assert len(p10) == HORIZON and np.all(p10 <= p90) and np.all(np.isfinite(p90))
+
+
+def test_perform_hpo_tunes_cnn_qr(trained, forecast, query):
+    """PerformHPO over an HPOConfig range: the trials are backtested, the chosen context_length is in the range and
+    is what DescribePredictor's TrainingParameters say; ranges the algorithm does not tune are refused."""
+    name = f"{trained['name']}_hpo"
+
+    def create(**changes):
+        request = {"PredictorName": name, "AlgorithmArn": "arn:aws:forecast:::algorithm/CNN-QR",
+                   "ForecastHorizon": HORIZON, "PerformHPO": True, "TrainingParameters": {"epochs": "5"},
+                   "InputDataConfig": {"DatasetGroupArn": trained["group"]},
+                   "FeaturizationConfig": {"ForecastFrequency": "M"},
+                   "HPOConfig": {"ParameterRanges": {"IntegerParameterRanges": [
+                       {"Name": "context_length", "MinValue": 18, "MaxValue": 36, "ScalingType": "Linear"}]}}}
+        request.update(changes)
+        return forecast.create_predictor(**request)
+
+    assert error_code(lambda: create(AlgorithmArn="arn:aws:forecast:::algorithm/ETS")) == "InvalidInputException"
+    assert error_code(lambda: create(HPOConfig={"ParameterRanges": {"ContinuousParameterRanges": [
+        {"Name": "alpha", "MinValue": 0.1, "MaxValue": 0.9}]}})) == "InvalidInputException"
+    assert error_code(lambda: create(HPOConfig={"ParameterRanges": {"IntegerParameterRanges": [
+        {"Name": "context_length", "MinValue": 0, "MaxValue": 36, "ScalingType": "Logarithmic"}]}})) == \
+        "InvalidInputException"
+    assert error_code(lambda: create(PerformHPO=False)) == "InvalidInputException"  # HPOConfig without HPO
+    arn = create()["PredictorArn"]
+    described = wait(lambda: forecast.describe_predictor(PredictorArn=arn))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert described["PerformHPO"] is True
+    assert described["HPOConfig"]["ParameterRanges"]["IntegerParameterRanges"][0]["Name"] == "context_length"
+    parameters = described["TrainingParameters"]
+    assert parameters["epochs"] == "5"
+    assert "context_length" not in parameters or 18 <= int(parameters["context_length"]) <= 36
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=arn)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    values = np.array([point["Value"] for point in query.query_forecast(
+        ForecastArn=made, Filters={"item_id": trained["series"][0]["sn"]})["Forecast"]["Predictions"]["p50"]])
+    assert len(values) == HORIZON and np.all(np.isfinite(values))
 
 
 def test_stop_resource_stops_a_training_predictor(trained, forecast):
@@ -694,39 +736,3 @@ def test_resource_tree_delete_runs_last(trained, forecast, query):
         "item_id": trained["series"][0]["sn"]})) == "ResourceNotFoundException"
     assert forecast.describe_dataset(DatasetArn=trained["dataset"])["Status"] == "ACTIVE"
 
-
-def test_perform_hpo_tunes_cnn_qr(trained, forecast, query):
-    """PerformHPO over an HPOConfig range: the trials are backtested, the chosen context_length is in the range and
-    is what DescribePredictor's TrainingParameters say; ranges the algorithm does not tune are refused."""
-    name = f"{trained['name']}_hpo"
-
-    def create(**changes):
-        request = {"PredictorName": name, "AlgorithmArn": "arn:aws:forecast:::algorithm/CNN-QR",
-                   "ForecastHorizon": HORIZON, "PerformHPO": True, "TrainingParameters": {"epochs": "5"},
-                   "InputDataConfig": {"DatasetGroupArn": trained["group"]},
-                   "FeaturizationConfig": {"ForecastFrequency": "M"},
-                   "HPOConfig": {"ParameterRanges": {"IntegerParameterRanges": [
-                       {"Name": "context_length", "MinValue": 18, "MaxValue": 36, "ScalingType": "Linear"}]}}}
-        request.update(changes)
-        return forecast.create_predictor(**request)
-
-    assert error_code(lambda: create(AlgorithmArn="arn:aws:forecast:::algorithm/ETS")) == "InvalidInputException"
-    assert error_code(lambda: create(HPOConfig={"ParameterRanges": {"ContinuousParameterRanges": [
-        {"Name": "alpha", "MinValue": 0.1, "MaxValue": 0.9}]}})) == "InvalidInputException"
-    assert error_code(lambda: create(HPOConfig={"ParameterRanges": {"IntegerParameterRanges": [
-        {"Name": "context_length", "MinValue": 0, "MaxValue": 36, "ScalingType": "Logarithmic"}]}})) == \
-        "InvalidInputException"
-    assert error_code(lambda: create(PerformHPO=False)) == "InvalidInputException"  # HPOConfig without HPO
-    arn = create()["PredictorArn"]
-    described = wait(lambda: forecast.describe_predictor(PredictorArn=arn))
-    assert described["Status"] == "ACTIVE", described.get("Message")
-    assert described["PerformHPO"] is True
-    assert described["HPOConfig"]["ParameterRanges"]["IntegerParameterRanges"][0]["Name"] == "context_length"
-    parameters = described["TrainingParameters"]
-    assert parameters["epochs"] == "5"
-    assert "context_length" not in parameters or 18 <= int(parameters["context_length"]) <= 36
-    made = forecast.create_forecast(ForecastName=name, PredictorArn=arn)["ForecastArn"]
-    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
-    values = np.array([point["Value"] for point in query.query_forecast(
-        ForecastArn=made, Filters={"item_id": trained["series"][0]["sn"]})["Forecast"]["Predictions"]["p50"]])
-    assert len(values) == HORIZON and np.all(np.isfinite(values))

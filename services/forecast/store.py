@@ -62,9 +62,15 @@ class ForecastResource(ScopedByArn, Base):
     modified_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     def job(self) -> Job | None:
+        """The creation job, read once per loaded row (a request's Describe or List reads status, result and times
+        off it)."""
         if self.job_id is None:
             return None
-        return runtime().jobs.store.get(Principal(self.account_id, self.region), None, self.job_id)
+        if self.__dict__.get("_job_of") != self.job_id:
+            self.__dict__["_job"] = runtime().jobs.store.get(Principal(self.account_id, self.region), None,
+                                                             self.job_id)
+            self.__dict__["_job_of"] = self.job_id
+        return self.__dict__["_job"]
 
     def state(self) -> tuple[str, str | None, dict | None]:
         """(AWS status, message, the job's result) as of now."""

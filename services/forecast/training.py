@@ -1,5 +1,5 @@
-"""Forecast's long work, as durable jobs on queue "forecast": dataset imports, predictor training with backtests,
-forecasts, forecast exports and predictor backtest exports.
+"""Forecast's long work, as durable jobs on queue "forecast": dataset imports, predictor training with backtests
+(and PerformHPO's trials), forecasts, forecast exports and predictor backtest exports.
 
 Series are built from a dataset group's data the way Forecast documents it
 (https://docs.aws.amazon.com/forecast/latest/dg/howitworks-missing-values.html): the target is aggregated (sum)
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 import models.forecasting as engines
-from services.forecast.data import ImportFailed, ImportSpec, data_size_gb, field_statistics, read_import
-from services.forecast.errors import InvalidInput, NotImplemented_, TrainingFailed
+from services.forecast.data import ImportSpec, data_size_gb, field_statistics, read_import
 from services.forecast import monitoring, tuning
+from services.forecast.errors import InvalidInput, NotImplemented_, TrainingFailed
 from services.forecast.selection import keep, selected_keys
 from services.forecast.schema import DOMAINS, FREQUENCIES, METADATA, RELATED, TARGET
 from services.forecast.store import ANY, IMPORT_JOB, ForecastResource, children, data_path
@@ -723,7 +723,7 @@ def write_part(principal: Principal, row: ForecastResource, folder: str, frame: 
         runtime().blobs.write(uri, buffer.getvalue(), principal.account_id)
         runtime().blobs.write(f"{folder}/_SUCCESS", b"", principal.account_id)
     except BlobError as error:
-        raise ImportFailed(f"Could not write the export to {folder}: {error}") from None
+        raise TrainingFailed(f"Could not write the export to {folder}: {error}") from None
     return uri
 
 
