@@ -286,6 +286,42 @@ def test_time_zone_converts_to_utc(forecast, s3, bucket):
     assert error_code(lambda: start("Mars/Olympus_Mons")) == "InvalidInputException"
 
 
+
+def test_geolocation_gives_each_row_its_time_zone(forecast, s3, bucket):
+    """UseGeolocationForTimeZone with LAT_LONG: Seattle's and Paris' local midnights are 08:00 and 23:00 UTC (the
+    day before) in January; a location that is not one fails the import naming its line."""
+    schema = {"Attributes": [{"AttributeName": "item_id", "AttributeType": "string"},
+                             {"AttributeName": "timestamp", "AttributeType": "timestamp"},
+                             {"AttributeName": "location", "AttributeType": "geolocation"},
+                             {"AttributeName": "demand", "AttributeType": "float"}]}
+    s3.put_object(Bucket=bucket, Key="geo/good.csv",
+                  Body=b"sea,2024-01-01 00:00:00,47.61_-122.33,1\npar,2024-01-01 00:00:00,48.85_2.35,2\n")
+    s3.put_object(Bucket=bucket, Key="geo/bad.csv", Body=b"sea,2024-01-01 00:00:00,47.61_-122.33,1\n"
+                                                          b"x,2024-01-01 00:00:00,95.0_10.0,2\n")
+    name = unique("geo").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="H", Schema=schema)["DatasetArn"]
+
+    def start(key: str, **settings):
+        return forecast.create_dataset_import_job(
+            DatasetImportJobName=unique("geo").replace("-", "_"), DatasetArn=dataset,
+            DataSource={"S3Config": {"Path": f"s3://{bucket}/geo/{key}",
+                                     "RoleArn": "arn:aws:iam::000000000000:role/x"}}, **settings)
+
+    job = start("good.csv", UseGeolocationForTimeZone=True, GeolocationFormat="LAT_LONG")["DatasetImportJobArn"]
+    done = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job), timeout=120)
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    assert (done["UseGeolocationForTimeZone"], done["GeolocationFormat"]) == (True, "LAT_LONG")
+    assert (done["FieldStatistics"]["timestamp"]["Min"], done["FieldStatistics"]["timestamp"]["Max"]) == (
+        "2023-12-31T23:00:00Z", "2024-01-01T08:00:00Z")
+    job = start("bad.csv", UseGeolocationForTimeZone=True, GeolocationFormat="LAT_LONG")["DatasetImportJobArn"]
+    failed = wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job), timeout=120)
+    assert failed["Status"] == "CREATE_FAILED" and "line 2" in failed["Message"], failed.get("Message")
+    assert error_code(lambda: start("good.csv", UseGeolocationForTimeZone=True, TimeZone="Europe/Paris")) == \
+        "InvalidInputException"
+    assert error_code(lambda: start("good.csv", UseGeolocationForTimeZone=True,
+                                    GeolocationFormat="CC_POSTALCODE")) == "NotImplementedException"
+
 # ------------------------------------------------------------------------------------------------ predictors
 
 

@@ -66,6 +66,7 @@ class ImportSpec:
     file_format: str  # CSV or PARQUET
     timestamp_format: str
     time_zone: str | None
+    geolocation_format: str | None = None  # LAT_LONG: each row's local time zone from its geolocation attribute
 
 
 def read_import(account_id: str, spec: ImportSpec) -> pd.DataFrame:
@@ -145,9 +146,45 @@ def typed(text: pd.DataFrame, uri: str, spec: ImportSpec, first_line: int) -> pd
             bad.append(f"line {index + first_line}: {text[name].iloc[index]!r} is not a valid {kind} for {name}")
         if len(bad) >= MAX_REPORTED_ROWS:
             break
+    if not bad and spec.geolocation_format:
+        bad = _localize_by_location(out, spec.attributes, text, first_line)
     if bad:
         raise ImportFailed(f"{uri} has values that do not match the schema: " + "; ".join(bad) + ".")
     return pd.DataFrame(out)
+
+
+def _localize_by_location(columns: dict, attributes: list[dict], text: pd.DataFrame, first_line: int) -> list[str]:
+    """UseGeolocationForTimeZone with LAT_LONG: each row's timestamp is a local time of the zone at its
+    latitude_longitude (tzfpy's offline time zone boundaries), stored as UTC. The bad rows, by line."""
+    import tzfpy
+
+    location = next(attribute["AttributeName"] for attribute in attributes
+                    if attribute["AttributeType"] == "geolocation")
+    stamp = next(attribute["AttributeName"] for attribute in attributes if attribute["AttributeType"] == "timestamp")
+    bad: list[str] = []
+    zones = []
+    for index, value in enumerate(columns[location]):
+        zone = None
+        if isinstance(value, str) and re.match(r"^-?\d+(\.\d+)?_-?\d+(\.\d+)?$", value):
+            latitude, longitude = (float(part) for part in value.split("_"))
+            if -90 <= latitude <= 90 and -180 <= longitude <= 180:
+                zone = tzfpy.get_tz(longitude, latitude)
+        if not zone and len(bad) < MAX_REPORTED_ROWS:
+            bad.append(f"line {index + first_line}: {text[location].iloc[index]!r} is not a LAT_LONG location "
+                       f"(latitude_longitude, e.g. 47.61_-122.33)")
+        zones.append(zone)
+    if bad:
+        return bad
+    local = columns[stamp]
+    utc = pd.Series(pd.NaT, index=local.index, dtype="datetime64[ns]")
+    for zone, rows in pd.Series(zones, index=local.index).groupby(zones).groups.items():
+        utc[rows] = local[rows].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC") \
+            .dt.tz_localize(None)
+    for index in np.flatnonzero(utc.isna().to_numpy() & local.notna().to_numpy())[:MAX_REPORTED_ROWS]:
+        bad.append(f"line {index + first_line}: {text[stamp].iloc[index]!r} does not exist in its local time zone "
+                   f"{zones[index]} (a daylight-saving change)")
+    columns[stamp] = utc
+    return bad
 
 
 def parse_timestamps(column: pd.Series, timestamp_format: str, time_zone: str | None) -> pd.Series:

@@ -264,8 +264,7 @@ def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
     if not path.startswith("s3://"):
         raise InvalidInput(f"The S3 path {path} is not valid: it must start with s3://.")
     if request.get("UseGeolocationForTimeZone") or request.get("GeolocationFormat"):
-        raise _not_implemented("UseGeolocationForTimeZone", "no offline geolocation-to-time-zone data is installed; "
-                                                            "give TimeZone instead")
+        _check_geolocation(dataset, request)
     if request.get("DataSource", {}).get("S3Config", {}).get("KMSKeyArn"):
         raise _not_implemented("KMSKeyArn", "objects are read as the gateway's blob store holds them")
     if dataset.spec["DatasetType"] != METADATA:
@@ -280,6 +279,21 @@ def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
     _create(ctx, IMPORT_JOB, arn, request["DatasetImportJobName"], request, parent=dataset.arn,
             job_kind=training.IMPORT_KIND)
     return {"DatasetImportJobArn": arn}
+
+
+def _check_geolocation(dataset: ForecastResource, request: dict) -> None:
+    geolocation_format = request.get("GeolocationFormat") or "LAT_LONG"
+    if request.get("TimeZone") and request.get("UseGeolocationForTimeZone"):
+        raise InvalidInput("TimeZone and UseGeolocationForTimeZone cannot both be given.")
+    if not any(attribute["AttributeType"] == "geolocation" for attribute in dataset.spec["Schema"]["Attributes"]):
+        raise InvalidInput(f"The dataset {dataset.arn} has no geolocation attribute for GeolocationFormat or "
+                           f"UseGeolocationForTimeZone.")
+    if geolocation_format not in ("LAT_LONG", "CC_POSTALCODE"):
+        raise InvalidInput(f"GeolocationFormat {geolocation_format} is not valid; valid formats are LAT_LONG and "
+                           f"CC_POSTALCODE.")
+    if geolocation_format == "CC_POSTALCODE" and request.get("UseGeolocationForTimeZone"):
+        raise _not_implemented("UseGeolocationForTimeZone with CC_POSTALCODE", "ZIP-code time zones need ZIP code "
+                               "data that is not installed here; give locations as LAT_LONG, or a TimeZone")
 
 
 @provider.operation("DescribeDatasetImportJob")

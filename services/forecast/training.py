@@ -545,7 +545,9 @@ def _import(principal: Principal, arn: str) -> dict:
     spec = ImportSpec(attributes=dataset.spec["Schema"]["Attributes"],
                       path=row.spec["DataSource"]["S3Config"]["Path"], file_format=row.spec.get("Format", "CSV"),
                       timestamp_format=row.spec.get("TimestampFormat") or "yyyy-MM-dd HH:mm:ss",
-                      time_zone=row.spec.get("TimeZone"))
+                      time_zone=row.spec.get("TimeZone"),
+                      geolocation_format=(row.spec.get("GeolocationFormat") or "LAT_LONG")
+                      if row.spec.get("UseGeolocationForTimeZone") else None)
     frame = read_import(principal.account_id, spec)
     frame.to_parquet(data_path(principal.account_id, arn, "parquet"), index=False)
     return {"FieldStatistics": field_statistics(frame, spec.attributes), "DataSize": data_size_gb(frame)}
