@@ -253,6 +253,7 @@ def retail_bench(url: str, series: list[dict]) -> list[tuple[str, Score, float]]
             score.add(s["history"], s["truth"], *query_quantiles(query, made, s["item_id"], first_step,
                                                                  RETAIL_HORIZON))
         results.append((label, score, seconds))
+        print(f"  aus_retail {label}: {seconds:.0f} s", file=sys.stderr)  # progress; the table comes at the end
     return results
 
 
@@ -298,6 +299,7 @@ def vic_bench(url: str, daily: pd.DataFrame, algorithms: list[str]) -> list[tupl
                 quantiles = query_quantiles(query, arn, "victoria", daily.index[origin], VIC_HORIZON)
                 score.add(demand[:origin], demand[origin:origin + VIC_HORIZON], *quantiles)
             results.append((f"{algorithm} {variant} temperature", score, seconds))
+            print(f"  vic_elec {algorithm} {variant} temperature: {seconds:.0f} s", file=sys.stderr)
     return results
 
 
