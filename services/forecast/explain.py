@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 import models.forecasting as engines
-from services.forecast import selection, training
+from services.forecast import periods, selection, training
 from services.forecast.errors import InvalidInput, TrainingFailed
 from services.forecast.schema import DOMAINS, METADATA, RELATED
 from services.forecast.store import ANY, BUSY, PREDICTOR, ForecastResource, data_path
@@ -155,8 +155,7 @@ def _explain(principal: Principal, arn: str) -> dict:
         for item, forecast, values in zip(series, full, impact):
             frames.append(pd.DataFrame({
                 **{key: item.key[position] for position, key in enumerate(keys)},
-                "timestamp": pd.date_range(forecast.start, periods=settings["horizon"],
-                                           freq=training.FREQUENCIES[settings["frequency"]]),
+                "timestamp": periods.dates(forecast.start, settings["horizon"], settings),
                 "attribute": name, "raw_impact_score": np.asarray(values, dtype="float64")}))
     table = pd.concat(frames, ignore_index=True)
     if config["TimePointGranularity"] == "SPECIFIC":

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 import models.forecasting as engines
-from services.forecast.schema import FREQUENCIES
+from services.forecast import periods
 from services.forecast.store import ACTIVE, FORECAST, MONITOR, ForecastResource, children, data_path
 from services.gateway.context import Principal
 from services.gateway.kit.times import utcnow
@@ -55,7 +55,6 @@ def evaluate(principal: Principal, predictor: ForecastResource, forecast: Foreca
     keys = (previous.state()[2] or {}).get("keys") or []
     frame = pd.read_parquet(data_path(principal.account_id, previous.arn, "parquet"))
     types = [forecast_type for forecast_type in previous.spec["ForecastTypes"] if forecast_type in frame.columns]
-    offset = FREQUENCIES[settings["frequency"]]
     actuals, forecasts, histories, times = [], [], [], []
     by_key = {tuple(str(part) for part in (key if isinstance(key, tuple) else (key,))): rows
               for key, rows in frame.groupby(keys, sort=False)} if keys else {}
@@ -63,7 +62,7 @@ def evaluate(principal: Principal, predictor: ForecastResource, forecast: Foreca
         part = by_key.get(item.key)
         if part is None:
             continue
-        steps = pd.date_range(item.start, periods=len(item.target), freq=offset)
+        steps = periods.dates(item.start, len(item.target), settings)
         truth = pd.Series(item.target, index=steps)
         dates = pd.to_datetime(part["date"])
         known = dates.isin(steps[~np.isnan(item.target)])
@@ -86,7 +85,8 @@ def evaluate(principal: Principal, predictor: ForecastResource, forecast: Foreca
     start, last = min(times), max(times)
     return {**base, "EvaluationState": "SUCCESS", "NumItemsEvaluated": len(actuals),
             "WindowStartDatetime": start.tz_localize("UTC").timestamp(),
-            "WindowEndDatetime": (last + pd.tseries.frequencies.to_offset(offset)).tz_localize("UTC").timestamp(),
+            "WindowEndDatetime": periods.dates(last - periods.alignment(settings), 2, settings)[-1]
+            .tz_localize("UTC").timestamp(),
             "MetricResults": [{"MetricName": entry["Name"], "MetricValue": entry["Value"]}
                               for entry in metric_values(metrics)]}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.forecast import explain, monitoring, training, tuning, whatif
+from services.forecast import explain, monitoring, periods, training, tuning, whatif
 from services.forecast.errors import (
     InvalidInput, LimitExceeded, NotImplemented_, ResourceAlreadyExists, ResourceInUse,
 )
@@ -408,18 +408,15 @@ def create_predictor(ctx: RequestContext, request: dict) -> dict:
 
 @provider.operation("CreateAutoPredictor")
 def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
-    for member, why in (("TimeAlignmentBoundary", "aggregation boundaries other than the calendar's are not built "
-                                                  "yet"),
-                        ("EncryptionConfig", "models are stored in the gateway's own data folder")):
-        if request.get(member):
-            raise _not_implemented(member, why)
+    if request.get("EncryptionConfig"):
+        raise _not_implemented("EncryptionConfig", "models are stored in the gateway's own data folder")
     reference = request.get("ReferencePredictorArn")
     if reference:  # retrain: the reference's settings on the data as it is now
         base = get(ctx, PREDICTOR, reference)
         if not base.details.get("auto"):
             raise InvalidInput(f"The reference predictor {reference} is not an AutoPredictor.")
         if any(request.get(member) for member in ("ForecastHorizon", "ForecastFrequency", "ForecastTypes",
-                                                  "ForecastDimensions", "DataConfig")):
+                                                  "ForecastDimensions", "DataConfig", "TimeAlignmentBoundary")):
             raise InvalidInput("Only PredictorName, Tags and ReferencePredictorArn may be given when retraining a "
                                "predictor.")
         request = {**{key: value for key, value in base.spec.items() if key not in ("PredictorName", "Tags")},
@@ -432,6 +429,8 @@ def create_auto_predictor(ctx: RequestContext, request: dict) -> dict:
         raise InvalidInput(f"ForecastHorizon {horizon} is more than the maximum of {MAX_HORIZON}.")
     _check_forecast_types(request.get("ForecastTypes"))
     frequency = check_frequency(request["ForecastFrequency"])
+    if request.get("TimeAlignmentBoundary"):
+        periods.check_time_alignment(request["TimeAlignmentBoundary"], frequency)
     training.check_additional_features(
         [dataset["Name"] for dataset in request["DataConfig"].get("AdditionalDatasets") or []],
         training.holiday_countries(request), frequency, None)
@@ -503,6 +502,8 @@ def describe_auto_predictor(ctx: RequestContext, request: dict) -> dict:
            "OptimizationMetric": spec.get("OptimizationMetric") or "AverageWeightedQuantileLoss", **_common(row)}
     if spec.get("ForecastDimensions"):
         out["ForecastDimensions"] = spec["ForecastDimensions"]
+    if spec.get("TimeAlignmentBoundary"):
+        out["TimeAlignmentBoundary"] = spec["TimeAlignmentBoundary"]
     monitor = monitoring.monitor_of(ctx.principal, row)
     if monitor is not None:
         out["MonitorInfo"] = {"MonitorArn": monitor.arn, "Status": monitor.status}

@@ -13,6 +13,7 @@ Model fits run in the gateway's model worker processes when it has them (series 
 
 from __future__ import annotations
 
+import functools
 import io
 from concurrent.futures import Future
 from pathlib import Path
@@ -22,7 +23,7 @@ import pandas as pd
 
 import models.forecasting as engines
 from services.forecast.data import ImportSpec, data_size_gb, field_statistics, read_import
-from services.forecast import monitoring, tuning
+from services.forecast import monitoring, periods, tuning
 from services.forecast.errors import InvalidInput, NotImplemented_, TrainingFailed
 from services.forecast.selection import keep, selected_keys
 from services.forecast.schema import DOMAINS, FREQUENCIES, METADATA, RELATED, TARGET
@@ -160,18 +161,6 @@ def remove_data(row: ForecastResource) -> None:
             backtest_path(row.account_id, row.arn, name).unlink(missing_ok=True)
 
 
-def bucket(timestamps: pd.Series, frequency: str) -> pd.Series:
-    """Each timestamp's period start at the forecast frequency (weeks start on Monday)."""
-    if frequency == "Y":
-        return timestamps.dt.to_period("Y").dt.start_time
-    if frequency == "M":
-        return timestamps.dt.to_period("M").dt.start_time
-    if frequency == "W":
-        days = timestamps.dt.normalize()
-        return days - pd.to_timedelta(days.dt.weekday, unit="D")
-    return timestamps.dt.floor(FREQUENCIES[frequency])
-
-
 _AGGREGATIONS = {"sum": "sum", "avg": "mean", "first": "first", "min": "min", "max": "max"}
 
 
@@ -233,7 +222,8 @@ def predictor_settings(spec: dict) -> dict:
             "dimensions": featurization.get("ForecastDimensions") or spec.get("ForecastDimensions") or [],
             "types": spec.get("ForecastTypes") or ["0.1", "0.5", "0.9"],
             "fill": _fill_settings(spec),
-            "holidays": holiday_countries(spec)}
+            "holidays": holiday_countries(spec),
+            "boundary": spec.get("TimeAlignmentBoundary") or {}}
 
 
 def holiday_countries(spec: dict) -> list[str]:
@@ -274,24 +264,33 @@ def check_additional_features(names: list[str], codes: list[str], frequency: str
                               "NPTS, Deep_AR_Plus, CNN-QR or an AutoPredictor.")
 
 
-def _holiday_values(codes: list[str], index: pd.DatetimeIndex, frequency: str) -> dict[str, np.ndarray]:
-    """Per country, 1 where a step is a holiday (for weekly and monthly steps, the share of their days that are)."""
-    import holidays
-
+def _holiday_values(codes: list[str], index: pd.DatetimeIndex, settings: dict) -> dict[str, np.ndarray]:
+    """Per country, 1 where a step is a holiday (for weekly and monthly steps, the share of their days that are),
+    on the steps' real dates (moved by the TimeAlignmentBoundary)."""
+    frequency = settings["frequency"]
+    starts = index + periods.alignment(settings)
     out = {}
-    years = list(range(index[0].year, index[-1].year + 2))
     for code in codes:
-        calendar = holidays.country_holidays(code, years=years)
+        days = _holiday_days(code, starts[0].year, starts[-1].year + 1)
         if frequency in ("W", "M"):
-            days = 7 if frequency == "W" else None
-            values = []
-            for step in index:
-                length = days or step.days_in_month
-                values.append(sum((step + pd.Timedelta(days=day)).date() in calendar for day in range(length)) / length)
+            ends = (index + pd.tseries.frequencies.to_offset(FREQUENCIES[frequency]) + periods.alignment(settings))
+            first = starts.to_numpy().astype("datetime64[D]")
+            after = ends.to_numpy().astype("datetime64[D]")
+            count = np.searchsorted(days, after) - np.searchsorted(days, first)
+            values = count / (after - first).astype("int64")
         else:
-            values = [step.date() in calendar for step in index]
+            values = np.isin(starts.to_numpy().astype("datetime64[D]"), days)
         out[f"holiday_{code}"] = np.asarray(values, dtype="float64")
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _holiday_days(code: str, first_year: int, last_year: int) -> np.ndarray:
+    """A country's holidays over the years, sorted (the `holidays` package's calendar, offline)."""
+    import holidays
+
+    calendar = holidays.country_holidays(code, years=range(first_year, last_year + 1))
+    return np.array(sorted(calendar.keys()), dtype="datetime64[D]")
 
 
 def build_series(principal: Principal, group: ForecastResource, imports: list[str], settings: dict
@@ -309,7 +308,7 @@ def build_series(principal: Principal, group: ForecastResource, imports: list[st
     frequency, horizon = settings["frequency"], settings["horizon"]
     target_fill = settings["fill"].get(domain.target_field, {})
     frame = frame.dropna(subset=["timestamp"])
-    frame = frame.assign(timestamp=bucket(frame["timestamp"], frequency))
+    frame = frame.assign(timestamp=periods.bucket(frame["timestamp"], frequency, periods.alignment(settings)))
     for key in keys:
         frame[key] = frame[key].fillna("")
     aggregation = _AGGREGATIONS[target_fill.get("aggregation", "sum")]
@@ -330,7 +329,7 @@ def build_series(principal: Principal, group: ForecastResource, imports: list[st
         future = pd.date_range(index[0], periods=len(index) + horizon, freq=offset)
         features = _related_values(related, key, future, horizon, settings)
         if settings["holidays"]:
-            features = {**(features or {}), **_holiday_values(settings["holidays"], future, frequency)}
+            features = {**(features or {}), **_holiday_values(settings["holidays"], future, settings)}
         series.append(engines.Series(key=tuple(str(part) for part in key), start=index[0], target=target,
                                      related=features, static=metadata.get(str(key[0]))))
         if len(series) > MAX_SERIES:
@@ -349,7 +348,8 @@ def _related_frame(principal: Principal, dataset: ForecastResource | None, impor
     numeric = [attribute["AttributeName"] for attribute in dataset.spec["Schema"]["Attributes"]
                if attribute["AttributeType"] in ("integer", "float")]
     join = [key for key in keys if key in frame.columns]
-    frame = frame.dropna(subset=["timestamp"]).assign(timestamp=lambda f: bucket(f["timestamp"], frequency))
+    frame = frame.dropna(subset=["timestamp"]).assign(
+        timestamp=lambda f: periods.bucket(f["timestamp"], frequency, periods.alignment(settings)))
     for key in join:
         frame[key] = frame[key].fillna("").astype(str)
     aggregated = frame.groupby([*join, "timestamp"])[numeric].agg(
@@ -465,7 +465,8 @@ def backtest(algorithm: str, series: list[engines.Series], settings: dict, param
                                            season)
         starts = [train.start + len(train.target) * pd.tseries.frequencies.to_offset(offset) for train in trains]
         start = min(starts)
-        end = start + horizon * pd.tseries.frequencies.to_offset(offset)
+        end = start + horizon * pd.tseries.frequencies.to_offset(offset) + periods.alignment(settings)
+        start = start + periods.alignment(settings)
         # Times as epoch seconds: the job's result is stored as JSON (the handlers turn them back into times).
         computed.append({"TestWindowStart": start.tz_localize("UTC").timestamp(),
                          "TestWindowEnd": end.tz_localize("UTC").timestamp(),
@@ -474,7 +475,7 @@ def backtest(algorithm: str, series: list[engines.Series], settings: dict, param
             frames.append(pd.DataFrame({
                 "key": ["\x1f".join(train.key)] * horizon, "window": window + 1,
                 "window_start": start, "window_end": end,
-                "timestamp": pd.date_range(forecast.start, periods=horizon, freq=offset), "actual": truth,
+                "timestamp": periods.dates(forecast.start, horizon, settings), "actual": truth,
                 **{forecast_type: np.asarray(forecast.quantiles[forecast_type], dtype="float64")
                    for forecast_type in types}}))
     summary = {"EvaluationType": "SUMMARY", "Metrics": _average([window["Metrics"] for window in computed])}
@@ -670,16 +671,15 @@ def _forecast(principal: Principal, arn: str) -> dict:
 
 def forecast_table(forecasts: list[engines.SeriesForecast], keys: list[str], settings: dict) -> pd.DataFrame:
     """Forecasts as stored: the key fields, `date`, a column per forecast type."""
-    offset = pd.tseries.frequencies.to_offset(FREQUENCIES[settings["frequency"]])
     columns: dict[str, list] = {key: [] for key in keys}
     columns["date"] = []
     for forecast_type in settings["types"]:
         columns[forecast_type] = []
     for forecast in forecasts:
-        dates = pd.date_range(forecast.start, periods=settings["horizon"], freq=offset)
+        times = periods.dates(forecast.start, settings["horizon"], settings)
         for position, key in enumerate(keys):
-            columns[key].extend([forecast.key[position]] * len(dates))
-        columns["date"].extend(dates)
+            columns[key].extend([forecast.key[position]] * len(times))
+        columns["date"].extend(times)
         for forecast_type in settings["types"]:
             columns[forecast_type].extend(np.asarray(forecast.quantiles[forecast_type], dtype="float64"))
     return pd.DataFrame(columns)

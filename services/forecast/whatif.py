@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 import models.forecasting as engines
-from services.forecast import training
+from services.forecast import periods, training
 from services.forecast.data import ImportSpec, read_import
 from services.forecast.errors import InvalidInput, TrainingFailed
 from services.forecast import selection
@@ -97,18 +97,18 @@ def _whatif_forecast(principal: Principal, arn: str) -> dict:
     imports = baseline.get("imports") or training.active_imports(principal, group)
     series, keys = training.build_series(principal, group, imports, settings)
     series = keep(keep(series, baseline.get("selected")), analysis.state()[2]["selected"])
-    changed = _changed(principal, row.spec, series, keys, settings, group)
+    changed = _changed(principal, row.spec, series, keys, settings)
     forecasts, info = training.fit("auto", changed, settings, auto=True)
     training.forecast_table(forecasts, keys, settings).to_parquet(
         training.data_path(principal.account_id, arn, "parquet"), index=False)
     return {"keys": keys, "series": len(forecasts), "algorithms": info.get("algorithms")}
 
 
-def _changed(principal: Principal, spec: dict, series: list[engines.Series], keys: list[str], settings: dict,
-             group: ForecastResource) -> list[engines.Series]:
+def _changed(principal: Principal, spec: dict, series: list[engines.Series], keys: list[str], settings: dict
+             ) -> list[engines.Series]:
     """The series with their related values over the horizon replaced, then transformed."""
     horizon, frequency = settings["horizon"], settings["frequency"]
-    replacements = _replacements(principal, spec.get("TimeSeriesReplacementsDataSource"), keys, frequency)
+    replacements = _replacements(principal, spec.get("TimeSeriesReplacementsDataSource"), keys, settings)
     out = []
     for item in series:
         if not item.related:
@@ -121,7 +121,8 @@ def _changed(principal: Principal, spec: dict, series: list[engines.Series], key
             _replace(related, replacements, item.key, steps, future)
         fields = {**(item.static or {}), **dict(zip(keys, item.key))}
         for transformation in spec.get("TimeSeriesTransformations") or []:
-            mask = future & _where(transformation.get("TimeSeriesConditions") or [], fields, related, steps)
+            mask = future & _where(transformation.get("TimeSeriesConditions") or [], fields, related,
+                                   steps + periods.alignment(settings))
             action = transformation["Action"]
             name = action["AttributeName"]
             related[name][mask] = OPERATIONS[action["Operation"]](related[name][mask], action["Value"])
@@ -164,7 +165,7 @@ def _number(text: str, name: str) -> float:
         raise TrainingFailed(f"Condition value {text!r} of {name} is not a number.") from None
 
 
-def _replacements(principal: Principal, source: dict | None, keys: list[str], frequency: str
+def _replacements(principal: Principal, source: dict | None, keys: list[str], settings: dict
                   ) -> pd.DataFrame | None:
     """The replacement rows, at the forecast frequency (averaged), indexed by key fields and timestamp."""
     if not source:
@@ -179,7 +180,8 @@ def _replacements(principal: Principal, source: dict | None, keys: list[str], fr
     join = [key for key in keys if key in names]
     numeric = [attribute["AttributeName"] for attribute in attributes if attribute["AttributeType"] in
                ("integer", "float")]
-    frame = frame.assign(timestamp=training.bucket(frame["timestamp"], frequency))
+    frame = frame.assign(timestamp=periods.bucket(frame["timestamp"], settings["frequency"],
+                                                     periods.alignment(settings)))
     for key in join:
         frame[key] = frame[key].fillna("").astype(str)
     return frame.groupby([*join, "timestamp"])[numeric].mean()
