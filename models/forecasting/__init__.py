@@ -8,7 +8,8 @@ This package imports only numpy and pandas; each algorithm imports its library w
 from models.forecasting.algorithms import ALGORITHMS, AVAILABLE, LICENCES, fit_and_forecast
 from models.forecasting.auto import auto_forecast
 from models.forecasting.metrics import accuracy_metrics
-from models.forecasting.series import ForecastInputError, Series, SeriesForecast, season_length, timeline
+from models.forecasting.series import (ForecastInputError, Series, SeriesForecast, season_length, step_count, steps,
+                                      timeline)
 
 __all__ = ["ALGORITHMS", "AVAILABLE", "LICENCES", "ForecastInputError", "Series", "SeriesForecast",
-           "accuracy_metrics", "auto_forecast", "fit_and_forecast", "season_length", "timeline"]
+           "accuracy_metrics", "auto_forecast", "fit_and_forecast", "season_length", "step_count", "steps", "timeline"]

@@ -103,14 +103,42 @@ def observed(values: np.ndarray) -> np.ndarray:
     return np.interp(positions, positions[known], values[known])
 
 
+# Steps of the calendar frequencies as numpy datetime arithmetic: pandas builds date ranges of anchored offsets
+# (MS, YS, W-MON) one date at a time in Python, a cost paid per series.
+_CALENDAR_UNITS = {"M": "M", "Y": "Y"}
+
+
+def steps(start: pd.Timestamp, periods: int, frequency: str) -> pd.DatetimeIndex:
+    """`periods` times, one per step of the frequency, from `start` (the start of a period)."""
+    start = pd.Timestamp(start)
+    unit = _CALENDAR_UNITS.get(frequency)
+    if unit is not None:
+        values = np.datetime64(start.to_datetime64(), unit) + np.arange(periods)
+    else:  # every other step has a fixed length (a week from a Monday is 7 days)
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset("7D" if frequency == "W" else OFFSETS[frequency]))
+        values = start.to_datetime64() + np.arange(periods) * step.to_timedelta64()
+    return pd.DatetimeIndex(values.astype("datetime64[ns]"))
+
+
+def step_count(start: pd.Timestamp, end: pd.Timestamp, frequency: str) -> int:
+    """How many steps from the period starting at `start` to the one starting at `end`, both included."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if frequency == "M":
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    if frequency == "Y":
+        return end.year - start.year + 1
+    step = pd.Timedelta(pd.tseries.frequencies.to_offset("7D" if frequency == "W" else OFFSETS[frequency]))
+    return (end - start) // step + 1
+
+
 def timeline(item: Series, frequency: str, horizon: int) -> pd.DatetimeIndex:
     """The timestamps of the history and the forecast horizon."""
-    return pd.date_range(pd.Timestamp(item.start), periods=len(item.target) + horizon, freq=OFFSETS[frequency])
+    return steps(item.start, len(item.target) + horizon, frequency)
 
 
 def next_start(item: Series, frequency: str) -> pd.Timestamp:
     """The time of the step after the series' last point."""
-    return timeline(item, frequency, 1)[-1]
+    return pd.Timestamp(item.start) + len(item.target) * pd.tseries.frequencies.to_offset(OFFSETS[frequency])
 
 
 def monotone(quantiles: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

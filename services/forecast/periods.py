@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+import models.forecasting as engines
+
 from services.forecast.errors import InvalidInput
 from services.forecast.schema import FREQUENCIES
 
@@ -46,7 +48,7 @@ def alignment(settings: dict) -> pd.DateOffset | pd.Timedelta:
 
 def dates(start: pd.Timestamp, periods: int, settings: dict) -> pd.DatetimeIndex:
     """The times a predictor writes for `periods` steps from a series' start (aligned to its boundary)."""
-    return pd.date_range(start, periods=periods, freq=FREQUENCIES[settings["frequency"]]) + alignment(settings)
+    return engines.steps(start, periods, settings["frequency"]) + alignment(settings)
 
 
 def bucket(timestamps: pd.Series, frequency: str, shift: pd.DateOffset | pd.Timedelta | None = None) -> pd.Series:

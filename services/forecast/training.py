@@ -317,16 +317,16 @@ def build_series(principal: Principal, group: ForecastResource, imports: list[st
     counts = frame.groupby([*keys, "timestamp"], sort=True)[domain.target_field].count()
     grouped = grouped.where(counts > 0)  # a bucket with only missing values stays missing
     end = grouped.index.get_level_values("timestamp").max()
-    offset = FREQUENCIES[frequency]
     related = _related_frame(principal, datasets.get(RELATED), imports, keys, frequency, settings)
     metadata = _metadata(principal, datasets.get(METADATA), imports, domain.item_field)
     series = []
     for key, values in grouped.groupby(level=list(range(len(keys))), sort=True):
         key = key if isinstance(key, tuple) else (key,)
         values = values.droplevel(list(range(len(keys))))
-        index = pd.date_range(values.index.min(), end, freq=offset)
+        first = values.index.min()
+        future = engines.steps(first, engines.step_count(first, end, frequency) + horizon, frequency)
+        index = future[:len(future) - horizon]
         target = _filled(values.reindex(index).to_numpy(dtype="float64"), target_fill)
-        future = pd.date_range(index[0], periods=len(index) + horizon, freq=offset)
         features = _related_values(related, key, future, horizon, settings)
         if settings["holidays"]:
             features = {**(features or {}), **_holiday_values(settings["holidays"], future, settings)}
