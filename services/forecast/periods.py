@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 
 import models.forecasting as engines
-
 from services.forecast.errors import InvalidInput
 from services.forecast.schema import FREQUENCIES
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import io
+import json
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -293,10 +295,32 @@ def _holiday_days(code: str, first_year: int, last_year: int) -> np.ndarray:
     return np.array(sorted(calendar.keys()), dtype="datetime64[D]")
 
 
+# The last series built, by what they are built from: a predictor job's steps (data check, then each candidate's
+# backtests) and its forecast build the same series in turn. Series are never changed in place.
+_LAST_SERIES: dict[tuple, tuple[list[engines.Series], list[str]]] = {}
+_LAST_SERIES_LOCK = threading.Lock()
+
+
 def build_series(principal: Principal, group: ForecastResource, imports: list[str], settings: dict
                  ) -> tuple[list[engines.Series], list[str]]:
     """The series to train or forecast on, and the names of their key fields (item field, then dimensions)."""
     datasets = group_datasets(principal, group)
+    files = [data_path(principal.account_id, arn, "parquet") for arn in imports]
+    source = (principal.account_id, tuple(sorted((kind, dataset.arn) for kind, dataset in datasets.items())),
+              tuple((str(path), path.stat().st_mtime_ns if path.exists() else None) for path in files),
+              json.dumps(settings, sort_keys=True, default=str))
+    with _LAST_SERIES_LOCK:
+        built = _LAST_SERIES.get(source)
+    if built is None:
+        built = _build_series(principal, group, datasets, imports, settings)
+        with _LAST_SERIES_LOCK:
+            _LAST_SERIES.clear()
+            _LAST_SERIES[source] = built
+    return list(built[0]), list(built[1])
+
+
+def _build_series(principal: Principal, group: ForecastResource, datasets: dict[str, ForecastResource],
+                  imports: list[str], settings: dict) -> tuple[list[engines.Series], list[str]]:
     target_set = datasets.get(TARGET)
     if target_set is None:
         raise TrainingFailed(f"The dataset group {group.arn} has no TARGET_TIME_SERIES dataset.")
