@@ -719,6 +719,8 @@ def test_time_alignment_boundary_sets_where_each_month_starts(forecast, query, s
     for boundary, frequency in (({"DayOfWeek": "MONDAY"}, "M"), ({"DayOfMonth": 15, "Hour": 3}, "M"),
                                 ({"Hour": 6}, "H")):
         assert error_code(lambda: create(boundary, frequency)) == "InvalidInputException", boundary
+    # The developer guide shows "3M" (quarters), but botocore's model of ForecastFrequency admits one unit only.
+    assert error_code(lambda: create({"DayOfMonth": 15}, "3M")) == "ValidationException"
     predictor = create({"DayOfMonth": 15})["PredictorArn"]
     described = wait(lambda: forecast.describe_auto_predictor(PredictorArn=predictor))
     assert described["Status"] == "ACTIVE", described.get("Message")
