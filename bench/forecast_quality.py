@@ -207,7 +207,8 @@ def wait(describe, timeout: float = 7200) -> dict:
 
 
 def directly(series: list, algorithm: str) -> Score:
-    """The library itself on the same series: statsforecast's AutoETS / AutoARIMA, GluonTS's NPTS."""
+    """The library itself on the same series: statsforecast's AutoETS / AutoARIMA, GluonTS's NPTS and DeepAR,
+    prophet's Prophet (CNN-QR is this project's own model: there is no library run of it)."""
     score = Score()
     if algorithm in ("ETS", "ARIMA"):
         from statsforecast import StatsForecast
@@ -234,6 +235,41 @@ def directly(series: list, algorithm: str) -> Score:
                                .predict(dataset, num_samples=200)):
             score.add(np.asarray(s["x"], float), np.asarray(s["xx"], float), forecast.quantile(0.1),
                       forecast.quantile(0.5), forecast.quantile(0.9))
+    elif algorithm == "Prophet":
+        import logging
+
+        from prophet import Prophet
+
+        logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+        for s in series:
+            months = pd.date_range("1980-01-01", periods=len(s["x"]) + HORIZON, freq="MS")
+            model = Prophet(interval_width=0.8).fit(pd.DataFrame({"ds": months[:len(s["x"])], "y": s["x"]}))
+            answer = model.predict(pd.DataFrame({"ds": months[len(s["x"]):]}))
+            score.add(np.asarray(s["x"], float), np.asarray(s["xx"], float), answer["yhat_lower"].to_numpy(),
+                      answer["yhat"].to_numpy(), answer["yhat_upper"].to_numpy())
+    elif algorithm == "Deep_AR_Plus":  # GluonTS's torch DeepAR with the hyperparameters the gateway uses by default
+        import torch
+        from gluonts.dataset.common import ListDataset
+        from gluonts.torch.model.deepar import DeepAREstimator
+
+        from models.forecasting.deepar import BATCHES_PER_EPOCH
+
+        torch.set_num_threads(1)
+        np.random.seed(0)
+        torch.manual_seed(0)
+        dataset = ListDataset([{"start": pd.Period("1980-01", freq="M"), "target": np.asarray(s["x"], float)}
+                               for s in series], freq="M")
+        with tempfile.TemporaryDirectory() as folder:
+            predictor = DeepAREstimator(
+                freq="M", prediction_length=HORIZON, num_batches_per_epoch=BATCHES_PER_EPOCH,
+                trainer_kwargs={"max_epochs": 10, "accelerator": "cpu", "devices": 1, "logger": False,
+                                "enable_progress_bar": False, "enable_model_summary": False,
+                                "default_root_dir": folder}).train(dataset)
+            for s, forecast in zip(series, predictor.predict(dataset)):
+                score.add(np.asarray(s["x"], float), np.asarray(s["xx"], float), forecast.quantile(0.1),
+                          forecast.quantile(0.5), forecast.quantile(0.9))
+    else:
+        raise SystemExit(f"no library run of {algorithm} to compare with")
     return score
 
 
@@ -275,7 +311,7 @@ def main() -> None:
         label = "AutoPredictor" if algorithm == "auto" else f"algorithm/{algorithm}"
         print(f"{'gateway ' + label:<28}{row['sMAPE']:>8.2f}{row['MASE']:>8.3f}{row['OWA']:>8.3f}{row['wQL']:>8.3f}"
               f"{row['cover']:>9.3f}{seconds:>9.0f}")
-        if algorithm != "auto":
+        if algorithm not in ("auto", "CNN-QR"):
             started = time.perf_counter()
             direct = directly(series, algorithm).row(naive)
             seconds = time.perf_counter() - started
