@@ -55,6 +55,22 @@ def wait(describe, timeout: float = 600) -> dict:
     return wait_for_status(describe, "Status", TERMINAL, timeout=timeout, interval=0.5)
 
 
+def imported_retail_group(forecast, s3, bucket: str, name: str, key: str, body: str, frequency: str,
+                          timestamp_format: str) -> str:
+    """A RETAIL dataset group whose target time series holds `body` (item_id,timestamp,demand rows), imported."""
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
+                                      DataFrequency=frequency, Schema=RETAIL_TARGET)["DatasetArn"]
+    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
+                                          DatasetArns=[dataset])["DatasetGroupArn"]
+    job = forecast.create_dataset_import_job(
+        DatasetImportJobName=key.split(".")[0], DatasetArn=dataset, TimestampFormat=timestamp_format,
+        DataSource={"S3Config": {"Path": f"s3://{bucket}/{key}", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
+    )["DatasetImportJobArn"]
+    assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+    return group
+
+
 @pytest.fixture(scope="module")
 def forecast(gateway):
     return gateway.client("forecast")
@@ -558,17 +574,8 @@ def test_holidays_are_a_feature(forecast, query, s3, bucket):
     days = pd.date_range("2022-01-01", "2023-12-09", freq="D")
     body = "".join(f"shop,{day:%Y-%m-%d},{10 + 20 * (day.date() in calendar) + rng.normal(0, 0.5):.3f}\n"
                    for day in days)
-    s3.put_object(Bucket=bucket, Key="daily.csv", Body=body.encode())
     name = unique("hol").replace("-", "_")
-    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
-                                      DataFrequency="D", Schema=RETAIL_TARGET)["DatasetArn"]
-    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
-                                          DatasetArns=[dataset])["DatasetGroupArn"]
-    job = forecast.create_dataset_import_job(
-        DatasetImportJobName="daily", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd",
-        DataSource={"S3Config": {"Path": f"s3://{bucket}/daily.csv", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
-    )["DatasetImportJobArn"]
-    assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+    group = imported_retail_group(forecast, s3, bucket, name, "daily.csv", body, "D", "yyyy-MM-dd")
 
     def create(**changes):
         request = {"PredictorName": name, "AlgorithmArn": "arn:aws:forecast:::algorithm/ARIMA", "ForecastHorizon": 30,
@@ -700,17 +707,8 @@ def test_time_alignment_boundary_sets_where_each_month_starts(forecast, query, s
     sums = frame.groupby(spans)["Demand"].sum()
     body = "".join(f"vic,{time:%Y-%m-%d %H:%M:%S},{demand:.6f}\n" for time, demand in zip(frame["time"],
                                                                                        frame["Demand"]))
-    s3.put_object(Bucket=bucket, Key="vic.csv", Body=body.encode())
     name = unique("align").replace("-", "_")
-    dataset = forecast.create_dataset(DatasetName=name, Domain="RETAIL", DatasetType="TARGET_TIME_SERIES",
-                                      DataFrequency="30min", Schema=RETAIL_TARGET)["DatasetArn"]
-    group = forecast.create_dataset_group(DatasetGroupName=name, Domain="RETAIL",
-                                          DatasetArns=[dataset])["DatasetGroupArn"]
-    job = forecast.create_dataset_import_job(
-        DatasetImportJobName="vic", DatasetArn=dataset, TimestampFormat="yyyy-MM-dd HH:mm:ss",
-        DataSource={"S3Config": {"Path": f"s3://{bucket}/vic.csv", "RoleArn": "arn:aws:iam::000000000000:role/x"}},
-    )["DatasetImportJobArn"]
-    assert wait(lambda: forecast.describe_dataset_import_job(DatasetImportJobArn=job))["Status"] == "ACTIVE"
+    group = imported_retail_group(forecast, s3, bucket, name, "vic.csv", body, "30min", "yyyy-MM-dd HH:mm:ss")
 
     def create(boundary: dict, frequency: str = "M"):
         return forecast.create_auto_predictor(PredictorName=name, ForecastHorizon=3, ForecastFrequency=frequency,
