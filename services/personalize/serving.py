@@ -1,0 +1,348 @@
+"""Recommendations from trained solution versions: GetRecommendations, GetPersonalizedRanking and the lines of a
+batch inference job.
+
+Trained models are loaded once per process (a small LRU cache keyed by ARN and file time). What personalize-events
+records acts on the next request without retraining: a user's recorded events are passed to the model as session
+history, and filters read the imported data joined with the recorded events and items (cached until either
+changes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from models.recommend import TrainedModel
+from services.gateway.context import Principal
+from services.gateway.kit.resources import session
+from services.personalize import datasets
+from services.personalize.errors import RuntimeInvalidInput, RuntimeNotFound, TrainingFailed
+from services.personalize.filters import FilterExpression, parse_filter, parse_filter_values
+from services.personalize.recipes import PERSONALIZED_RANKING, RELATED_ITEMS, USER_PERSONALIZATION
+from services.personalize.store import (
+    ACTIVE, ANY, SOLUTION_VERSION, PersonalizeResource, RecordedRecord, children, model_path,
+)
+
+MAX_RESULTS = 500
+MAX_RESULTS_WITH_METADATA = 50
+MAX_RANKING_INPUTS = 500
+MODELS_KEPT = 8
+SCORED = (USER_PERSONALIZATION, PERSONALIZED_RANKING)
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+_models: OrderedDict[tuple[str, float], TrainedModel] = OrderedDict()
+_models_lock = threading.Lock()
+
+
+def loaded_model(version: PersonalizeResource) -> TrainedModel:
+    path = model_path(version)
+    if not path.exists():
+        raise TrainingFailed(f"The solution version {version.arn} has no trained model.")
+    key = (version.arn, path.stat().st_mtime)
+    with _models_lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    model = TrainedModel.load(str(path))
+    with _models_lock:
+        _models[key] = model
+        while len(_models) > MODELS_KEPT:
+            _models.popitem(last=False)
+    return model
+
+
+def serving_version(principal: Principal, campaign: PersonalizeResource) -> PersonalizeResource:
+    """The version a campaign serves: its own, or with syncWithLatestSolutionVersion its solution's newest ACTIVE."""
+    version = ANY.get(principal, campaign.spec["solutionVersionArn"])
+    if (campaign.spec.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
+        active = [row for row in children(principal, campaign.parent_arn, SOLUTION_VERSION)
+                  if row.state()[0] == ACTIVE]
+        if active:
+            version = active[-1]
+    return version
+
+
+# ------------------------------------------------------------------------------------------------ group data
+
+
+@dataclass
+class GroupData:
+    """A dataset group's frames as filters read them, with each user's interaction rows found in one lookup."""
+
+    interactions: pd.DataFrame
+    items: pd.DataFrame | None
+    users: pd.DataFrame | None
+    rows_of_user: dict
+
+    def user_interactions(self, user_id: str | None) -> pd.DataFrame:
+        rows = self.rows_of_user.get(user_id)
+        return self.interactions.iloc[rows if rows is not None else []]
+
+
+_groups: dict[str, tuple[tuple, GroupData]] = {}
+_groups_lock = threading.Lock()
+
+
+def _group_key(principal: Principal, group_arn: str) -> tuple:
+    found = datasets.datasets(principal, group_arn)
+    files = tuple(sorted((kind, datasets.stored_path(row).stat().st_mtime if datasets.stored_path(row).exists()
+                          else 0.0) for kind, row in found.items()))
+    with session() as db:
+        records = db.scalar(select(func.max(RecordedRecord.updated_at)).where(
+            RecordedRecord.account_id == principal.account_id,
+            RecordedRecord.dataset_arn.in_([row.arn for row in found.values()])))
+    return files, datasets.last_event_id(principal, group_arn), str(records)
+
+
+def group_data(principal: Principal, group_arn: str) -> GroupData:
+    key = _group_key(principal, group_arn)
+    with _groups_lock:
+        cached = _groups.get(group_arn)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    data = datasets.group_data(principal, group_arn)
+    frame = data.interactions.reset_index(drop=True)
+    loaded = GroupData(frame, data.items, data.users,
+                       frame.groupby("USER_ID").indices if len(frame) else {})
+    with _groups_lock:
+        _groups[group_arn] = (key, loaded)
+    return loaded
+
+
+# ------------------------------------------------------------------------------------------------ filters
+
+
+_filters: dict[tuple[str, str], FilterExpression] = {}
+
+
+def compiled_filter(row: PersonalizeResource) -> FilterExpression:
+    key = (row.arn, row.spec["filterExpression"])
+    if key not in _filters:
+        _filters[key] = parse_filter(row.spec["filterExpression"])
+    return _filters[key]
+
+
+def _runtime_error(error: Exception) -> RuntimeInvalidInput:
+    return RuntimeInvalidInput(getattr(error, "message", str(error)))
+
+
+def filter_mask(principal: Principal, filter_row: PersonalizeResource, values: dict[str, str] | None,
+                candidates: np.ndarray, user_id: str | None, data: GroupData) -> np.ndarray:
+    expression = compiled_filter(filter_row)
+    try:
+        parsed = parse_filter_values(expression, values or {})
+    except Exception as error:  # the filters module's InvalidInput: the runtime answers its own
+        raise _runtime_error(error) from None
+    return expression.allowed_items(candidates, data.items, data.user_interactions(user_id), data.users, user_id,
+                                    parsed)
+
+
+def _filter_row(principal: Principal, arn: str | None, group_arn: str) -> PersonalizeResource | None:
+    if not arn:
+        return None
+    row = ANY.find(principal, arn)
+    if row is None or row.kind != "filter":
+        raise RuntimeNotFound(f"Resource {arn} does not exist.")
+    if row.parent_arn != group_arn:
+        raise RuntimeInvalidInput(f"The filter {arn} is not of the campaign's dataset group.")
+    return row
+
+
+# ------------------------------------------------------------------------------------------------ requests
+
+
+def recommendation_id() -> str:
+    raw = secrets.token_hex(16)
+    return f"RID-{raw[:2]}-{raw[2:6]}-{raw[6:10]}-{raw[10:14]}-{raw[14:]}"
+
+
+def session_history(principal: Principal, group_arn: str, user_id: str | None) -> list[str]:
+    """The items of the user's recorded events, oldest first: they shift recommendations without retraining."""
+    if not user_id:
+        return []
+    events = datasets.events_frame(principal, group_arn, user_id)
+    return list(events["ITEM_ID"])
+
+
+def _metadata(data: GroupData, columns: dict[str, list[str]] | None, item_ids: list[str]) -> list[dict] | None:
+    if not columns:
+        return None
+    wanted = columns.get("ITEMS") or []
+    if data.items is None:
+        raise RuntimeInvalidInput("metadataColumns needs an Items dataset.")
+    unknown = [name for name in wanted if name not in data.items.columns]
+    if unknown:
+        raise RuntimeInvalidInput(f"The Items dataset has no column {unknown[0]}.")
+    indexed = data.items.set_index("ITEM_ID")
+    out = []
+    for item in item_ids:
+        if item in indexed.index:
+            row = indexed.loc[item]
+            out.append({name: "" if pd.isna(row[name]) else str(row[name]) for name in wanted})
+        else:
+            out.append({})
+    return out
+
+
+def _scored(recipe_type: str, pairs: list[tuple[str, float | None]], metadata: list[dict] | None,
+            promoted: set[str], promotion: str | None) -> list[dict]:
+    out = []
+    for index, (item, score) in enumerate(pairs):
+        entry = {"itemId": item}
+        if recipe_type in SCORED and score is not None:
+            entry["score"] = float(f"{score:.7g}")
+        if item in promoted:
+            entry["promotionName"] = promotion
+        if metadata is not None:
+            entry["metadata"] = metadata[index]
+        out.append(entry)
+    return out
+
+
+def check_results(number: int | None, with_metadata: bool) -> int:
+    limit = MAX_RESULTS_WITH_METADATA if with_metadata else MAX_RESULTS
+    number = 25 if number is None else number
+    if not 1 <= number <= limit:
+        raise RuntimeInvalidInput(f"numResults must be between 1 and {limit}.")
+    return number
+
+
+def recommendations(principal: Principal, campaign: PersonalizeResource, request: dict) -> dict:
+    version = serving_version(principal, campaign)
+    model = loaded_model(version)
+    group_arn = version.details["datasetGroupArn"]
+    metadata_columns = request.get("metadataColumns")
+    if metadata_columns and not (campaign.spec.get("campaignConfig") or {}).get("enableMetadataWithRecommendations"):
+        raise RuntimeInvalidInput("metadataColumns needs a campaign with enableMetadataWithRecommendations.")
+    number = check_results(request.get("numResults"), bool(metadata_columns))
+    user_id, item_id = request.get("userId"), request.get("itemId")
+    recipe_type = model.recipe_type
+    if recipe_type == RELATED_ITEMS and not item_id:
+        raise RuntimeInvalidInput("itemId is required for a related-items campaign.")
+    if recipe_type == USER_PERSONALIZATION and not user_id:
+        raise RuntimeInvalidInput("userId is required for a user-personalization campaign.")
+    if recipe_type not in (RELATED_ITEMS, USER_PERSONALIZATION):
+        raise RuntimeInvalidInput(f"GetRecommendations does not serve {recipe_type} campaigns.")
+    data = group_data(principal, group_arn)
+    candidates = np.asarray(model.item_ids, dtype=object)
+    allowed = None
+    filter_row = _filter_row(principal, request.get("filterArn"), group_arn)
+    if filter_row is not None:
+        allowed = filter_mask(principal, filter_row, request.get("filterValues"), candidates, user_id, data)
+    promotion = (request.get("promotions") or [None])[0]
+    promoted: set[str] = set()
+    if recipe_type == RELATED_ITEMS:
+        pairs = model.related(item_id, number, allowed=allowed, user_id=user_id)
+        if not pairs:  # an item the model never saw, without metadata: the popular items, as AWS answers
+            pairs = model.recommend(None, number, allowed=allowed)
+    else:
+        history = session_history(principal, group_arn, user_id)
+        pairs = model.recommend(user_id, number, history=history, allowed=allowed)
+        if promotion is not None:
+            pairs, promoted = _promote(principal, model, promotion, pairs, number, candidates, user_id, history,
+                                       allowed, group_arn, data)
+    items = [item for item, _ in pairs]
+    metadata = _metadata(data, metadata_columns, items)
+    return {"itemList": _scored(recipe_type, pairs, metadata, promoted, promotion and promotion["name"]),
+            "recommendationId": recommendation_id()}
+
+
+def _promote(principal, model, promotion, pairs, number, candidates, user_id, history, allowed, group_arn, data):
+    """A share of the results from the items the promotion's filter allows, spread through the list."""
+    row = _filter_row(principal, promotion.get("filterArn"), group_arn)
+    if row is None:
+        raise RuntimeInvalidInput("A promotion needs a filterArn.")
+    share = promotion.get("percentPromotedItems", 10)
+    mask = filter_mask(principal, row, promotion.get("filterValues"), candidates, user_id, data)
+    if allowed is not None:
+        mask = mask & allowed
+    count = math.ceil(number * share / 100)
+    chosen = model.recommend(user_id, count, history=history, allowed=mask)
+    chosen_ids = {item for item, _ in chosen}
+    rest = [pair for pair in pairs if pair[0] not in chosen_ids][:number - len(chosen)]
+    out = list(rest)
+    step = max(1, len(out) // max(1, len(chosen)))
+    for index, pair in enumerate(chosen):
+        out.insert(min(len(out), index * (step + 1)), pair)
+    return out[:number], chosen_ids
+
+
+def ranking(principal: Principal, campaign: PersonalizeResource, request: dict) -> dict:
+    version = serving_version(principal, campaign)
+    model = loaded_model(version)
+    if model.recipe_type != PERSONALIZED_RANKING:
+        raise RuntimeInvalidInput(f"GetPersonalizedRanking needs a personalized-ranking campaign; this one is "
+                                  f"{model.recipe_type}.")
+    inputs = request["inputList"]
+    if not 1 <= len(inputs) <= MAX_RANKING_INPUTS:
+        raise RuntimeInvalidInput(f"inputList must have between 1 and {MAX_RANKING_INPUTS} items.")
+    metadata_columns = request.get("metadataColumns")
+    if metadata_columns and not (campaign.spec.get("campaignConfig") or {}).get("enableMetadataWithRecommendations"):
+        raise RuntimeInvalidInput("metadataColumns needs a campaign with enableMetadataWithRecommendations.")
+    group_arn = version.details["datasetGroupArn"]
+    data = group_data(principal, group_arn)
+    user_id = request["userId"]
+    history = session_history(principal, group_arn, user_id)
+    pairs = model.rank(user_id, list(dict.fromkeys(inputs)), history=history)
+    filter_row = _filter_row(principal, request.get("filterArn"), group_arn)
+    if filter_row is not None:
+        candidates = np.asarray([item for item, _ in pairs], dtype=object)
+        keep = filter_mask(principal, filter_row, request.get("filterValues"), candidates, user_id, data)
+        pairs = [pair for pair, kept in zip(pairs, keep) if kept]
+    items = [item for item, _ in pairs]
+    metadata = _metadata(data, metadata_columns, items)
+    return {"personalizedRanking": _scored(PERSONALIZED_RANKING, pairs, metadata, set(), None),
+            "recommendationId": recommendation_id()}
+
+
+# ------------------------------------------------------------------------------------------------ batch lines
+
+
+def batch_line(principal: Principal, version: PersonalizeResource, model: TrainedModel,
+               filter_row: PersonalizeResource | None, spec: dict, line: str, number: int) -> dict:
+    """One line of a batch inference job's output, as AWS writes them: input, output and error."""
+    try:
+        given = json.loads(line)
+    except ValueError:
+        return {"input": line, "output": None, "error": f"Line {number} is not valid JSON."}
+    if not isinstance(given, dict):
+        return {"input": given, "output": None, "error": f"Line {number} is not a JSON object."}
+    group_arn = version.details["datasetGroupArn"]
+    data = group_data(principal, group_arn)
+    user_id, item_id, item_list = given.get("userId"), given.get("itemId"), given.get("itemList")
+    candidates = np.asarray(model.item_ids, dtype=object)
+    allowed = None
+    if filter_row is not None:
+        allowed = filter_mask(principal, filter_row, given.get("filterValues"), candidates, user_id, data)
+    number_wanted = spec["numResults"]
+    if model.recipe_type == PERSONALIZED_RANKING:
+        if not isinstance(item_list, list) or not user_id:
+            return {"input": given, "output": None, "error": "A ranking line needs userId and itemList."}
+        pairs = model.rank(str(user_id), [str(item) for item in item_list])
+        if allowed is not None:
+            keep = set(candidates[allowed])
+            pairs = [pair for pair in pairs if pair[0] in keep]
+    elif model.recipe_type == RELATED_ITEMS:
+        if not item_id:
+            return {"input": given, "output": None, "error": "A related-items line needs itemId."}
+        pairs = model.related(str(item_id), number_wanted, allowed=allowed) or \
+            model.recommend(None, number_wanted, allowed=allowed)
+    else:
+        if not user_id:
+            return {"input": given, "output": None, "error": "A user-personalization line needs userId."}
+        pairs = model.recommend(str(user_id), number_wanted, allowed=allowed)
+    output = {"recommendedItems": [item for item, _ in pairs]}
+    if model.recipe_type in SCORED:
+        output["scores"] = [None if score is None else float(f"{score:.7g}") for _, score in pairs]
+    return {"input": given, "output": output, "error": None}

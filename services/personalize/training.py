@@ -1,0 +1,290 @@
+"""Personalize's long work, as durable jobs on queue "personalize": dataset imports, solution versions (training,
+tuning, the AWS metrics) and batch inference jobs.
+
+Each job is a few checkpointed steps: a kill -9 mid-training resumes at the first step not finished. Anything the
+data cannot do (too few interactions, rows that do not match the schema) fails the job with a failureReason that
+names the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+
+from models.recommend import DEFAULT_HYPERPARAMETERS, HPO_RANGES, evaluate_aws, train, tune
+from services.gateway.context import Principal
+from services.gateway.jobs import JobRun, job_kind
+from services.gateway.kit.inputs import list_input_objects, relative_name
+from services.gateway.runtime import runtime
+from services.gateway.storage import BlobError
+from services.personalize import datasets, serving
+from services.personalize.data import read_csv
+from services.personalize.errors import InvalidInput, TrainingFailed
+from services.personalize.recipes import DOMAIN_EVENT_TYPES, PERSONALIZED_ACTIONS, USER_SEGMENTATION, Recipe, recipe
+from services.personalize.store import ANY, DATASET, SOLUTION_VERSION, PersonalizeResource, model_path
+
+QUEUE = "personalize"
+IMPORT_KIND = "personalize.dataset-import"
+SOLUTION_VERSION_KIND = "personalize.solution-version"
+BATCH_INFERENCE_KIND = "personalize.batch-inference"
+
+MAX_IMPORT_BYTES = 2 * 1024**3
+MAX_IMPORT_ROWS = 20_000_000
+MAX_BATCH_INPUT_BYTES = 1024**3
+MAX_BATCH_LINES = 500_000
+# AWS's training minimums (Personalize's service quotas).
+MIN_INTERACTIONS = 1000
+MIN_USERS = 25  # with at least 2 interactions each
+BAD_ROWS_SHOWN = 5
+
+
+# ------------------------------------------------------------------------------------------------ hyperparameters
+
+
+def default_hyperparameters(algorithm: str) -> dict[str, str]:
+    return dict(DEFAULT_HYPERPARAMETERS.get(algorithm, {}))
+
+
+def hyperparameter_ranges(algorithm: str) -> dict:
+    """DescribeAlgorithm's defaultHyperParameterRanges: the ranges performHPO searches."""
+    return HPO_RANGES.get(algorithm) or {"integerHyperParameterRanges": [], "continuousHyperParameterRanges": [],
+                                         "categoricalHyperParameterRanges": []}
+
+
+def check_hyperparameters(algorithm: str, given: dict[str, str]) -> None:
+    known = set(DEFAULT_HYPERPARAMETERS.get(algorithm, {}))
+    for name, value in given.items():
+        if name not in known:
+            raise InvalidInput(f"The hyperparameter {name} is not valid for {algorithm}; valid ones are "
+                               f"{', '.join(sorted(known)) or 'none'}.")
+        try:
+            float(value)
+        except ValueError:
+            if value.lower() not in ("true", "false"):
+                raise InvalidInput(f"The hyperparameter {name} has the value {value}, which is not a number.") \
+                    from None
+
+
+# ------------------------------------------------------------------------------------------------ imports
+
+
+def _resource(principal: Principal, arn: str) -> PersonalizeResource:
+    row = ANY.find(principal, arn)
+    if row is None:
+        raise TrainingFailed("The resource was deleted.")
+    return row
+
+
+@job_kind(IMPORT_KIND, QUEUE)
+def run_import(run: JobRun) -> dict:
+    return run.step(_import, run.principal, run.details["arn"])
+
+
+def _import(principal: Principal, arn: str) -> dict:
+    job = _resource(principal, arn)
+    dataset = _resource(principal, job.parent_arn)
+    schema = datasets.schema_of(principal, dataset)
+    location = job.spec["dataSource"]["dataLocation"]
+    uris = list_input_objects(
+        principal.account_id, location,
+        unreadable=lambda error: TrainingFailed(f"Could not read {location}: {error}"),
+        empty=lambda uri: TrainingFailed(f"No data files were found at {uri}."))
+    frames = []
+    for uri in uris:
+        try:
+            raw = runtime().blobs.read(uri, principal.account_id, max_bytes=MAX_IMPORT_BYTES)
+        except BlobError as error:
+            raise TrainingFailed(f"Could not read {uri}: {error}") from None
+        try:
+            frame, bad_rows = read_csv(raw, schema, dataset.spec["datasetType"], max_rows=MAX_IMPORT_ROWS)
+        except InvalidInput as error:
+            raise TrainingFailed(f"{relative_name(location, uri)}: {error.message}") from None
+        if bad_rows:
+            shown = "; ".join(f"line {row.line}: {row.reason}" for row in bad_rows[:BAD_ROWS_SHOWN])
+            raise TrainingFailed(f"{relative_name(location, uri)} has {len(bad_rows)} rows that do not match the "
+                                 f"schema: {shown}.")
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if job.spec["importMode"] == "INCREMENTAL":
+        stored = datasets.stored_frame(dataset)
+        if stored is not None:
+            frame = pd.concat([stored, frame], ignore_index=True)
+    id_column = datasets.ID_COLUMNS[dataset.spec["datasetType"]]
+    if id_column is not None:
+        frame = frame.drop_duplicates(id_column, keep="last").reset_index(drop=True)
+    if len(frame) > MAX_IMPORT_ROWS:
+        raise TrainingFailed(f"The dataset would have {len(frame)} rows; this gateway keeps at most "
+                             f"{MAX_IMPORT_ROWS}.")
+    path = datasets.stored_path(dataset)
+    partial = path.with_suffix(".partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)  # a reader sees the old rows or the new ones, never half
+    return {"rows": len(frame)}
+
+
+# ------------------------------------------------------------------------------------------------ solution versions
+
+
+def _recipes_of(snapshot: dict) -> list[Recipe]:
+    if snapshot.get("performAutoML"):
+        return [recipe(arn) for arn in snapshot["solutionConfig"]["autoMLConfig"]["recipeList"]]
+    return [recipe(snapshot["recipeArn"])]
+
+
+def _event_filters(snapshot: dict, item: Recipe) -> tuple[str | None, float | None]:
+    threshold = (snapshot.get("solutionConfig") or {}).get("eventValueThreshold")
+    event_type = snapshot.get("eventType") or DOMAIN_EVENT_TYPES.get(item.name)
+    return event_type, float(threshold) if threshold is not None else None
+
+
+def check_minimums(data, item: Recipe, event_type: str | None, threshold: float | None) -> None:
+    """AWS's minimums for training: 1,000 interactions, 25 users with 2 or more each (after the event filters)."""
+    if item.recipe_type == PERSONALIZED_ACTIONS:
+        return
+    frame = data.interactions
+    if event_type is not None and "EVENT_TYPE" in frame:
+        frame = frame[frame["EVENT_TYPE"] == event_type]
+    if threshold is not None and "EVENT_VALUE" in frame:
+        frame = frame[frame["EVENT_VALUE"] >= threshold]
+    counts = frame["USER_ID"].value_counts()
+    users = int((counts >= 2).sum())
+    if len(frame) < MIN_INTERACTIONS or users < MIN_USERS:
+        raise TrainingFailed(f"Insufficient data: training needs at least {MIN_INTERACTIONS} interactions from at "
+                             f"least {MIN_USERS} users with 2 or more interactions each; the dataset group has "
+                             f"{len(frame)} interactions and {users} such users.")
+
+
+@job_kind(SOLUTION_VERSION_KIND, QUEUE)
+def run_solution_version(run: JobRun) -> dict:
+    """Tuning (performHPO), one training and its metrics per candidate recipe, then the best one's model."""
+    arn = run.details["arn"]
+    started = time.time()
+    version = _resource(run.principal, arn)
+    snapshot = version.spec["snapshot"]
+    candidates = _recipes_of(snapshot)
+    evaluated = []
+    for index, item in enumerate(candidates):
+        hyperparameters = run.step(_hyperparameters, run.principal, arn, item.arn, name=f"personalize.tune.{index}")
+        run.progress(2 * index + 1, 2 * len(candidates) + 1)
+        metrics = run.step(_metrics, run.principal, arn, item.arn, hyperparameters,
+                           name=f"personalize.metrics.{index}")
+        run.progress(2 * index + 2, 2 * len(candidates) + 1)
+        evaluated.append((item, hyperparameters, metrics))
+    objective = ((snapshot.get("solutionConfig") or {}).get("autoMLConfig") or {}).get("metricName") or \
+        "normalized_discounted_cumulative_gain_at_10"
+    best = max(evaluated, key=lambda entry: entry[2].get(objective, 0.0))
+    item, hyperparameters, metrics = best
+    run.step(_train_model, run.principal, arn, item.arn, hyperparameters)
+    return {"metrics": metrics, "hyperparameters": hyperparameters, "recipeArn": item.arn,
+            "trainingHours": round((time.time() - started) / 3600, 6)}
+
+
+def _prepared(principal: Principal, arn: str, recipe_arn: str):
+    version = _resource(principal, arn)
+    item = recipe(recipe_arn)
+    data = datasets.group_data(principal, version.details["datasetGroupArn"])
+    event_type, threshold = _event_filters(version.spec["snapshot"], item)
+    check_minimums(data, item, event_type, threshold)
+    return version, item, data, event_type, threshold
+
+
+def _given_hyperparameters(version: PersonalizeResource, item: Recipe) -> dict[str, str]:
+    given = (version.spec["snapshot"].get("solutionConfig") or {}).get("algorithmHyperParameters") or {}
+    return {**default_hyperparameters(item.algorithm), **given}
+
+
+def _hyperparameters(principal: Principal, arn: str, recipe_arn: str) -> dict[str, str]:
+    version, item, data, event_type, threshold = _prepared(principal, arn, recipe_arn)
+    given = _given_hyperparameters(version, item)
+    if not version.spec["snapshot"].get("performHPO"):
+        return given
+    hpo = (version.spec["snapshot"].get("solutionConfig") or {}).get("hpoConfig") or {}
+    objective = (hpo.get("hpoObjective") or {}).get("metricName") or "normalized_discounted_cumulative_gain_at_10"
+    jobs = int((hpo.get("hpoResourceConfig") or {}).get("maxNumberOfTrainingJobs") or 8)
+    ranges = hpo.get("algorithmHyperParameterRanges") or None
+    fixed = (version.spec["snapshot"].get("solutionConfig") or {}).get("algorithmHyperParameters") or {}
+    try:
+        best, _ = tune(item.algorithm, data, seed=0, hpo_objective=objective, max_jobs=min(jobs, 16), ranges=ranges,
+                       hyperparameters=fixed, event_type=event_type, event_value_threshold=threshold)
+    except ValueError as error:
+        raise TrainingFailed(str(error)) from None
+    return {**given, **best}
+
+
+def _metrics(principal: Principal, arn: str, recipe_arn: str, hyperparameters: dict[str, str]) -> dict:
+    _, item, data, event_type, threshold = _prepared(principal, arn, recipe_arn)
+    if item.recipe_type in (USER_SEGMENTATION, PERSONALIZED_ACTIONS):
+        return {}
+    try:
+        metrics = evaluate_aws(item.algorithm, data, hyperparameters, seed=0, event_type=event_type,
+                               event_value_threshold=threshold)
+    except ValueError as error:
+        raise TrainingFailed(str(error)) from None
+    return {name: round(float(value), 4) for name, value in metrics.items()}
+
+
+def _train_model(principal: Principal, arn: str, recipe_arn: str, hyperparameters: dict[str, str]) -> None:
+    version, item, data, event_type, threshold = _prepared(principal, arn, recipe_arn)
+    try:
+        model = train(item.algorithm, data, hyperparameters, seed=0, event_type=event_type,
+                      event_value_threshold=threshold)
+    except ValueError as error:
+        raise TrainingFailed(str(error)) from None
+    path = model_path(version)
+    partial = path.with_suffix(".partial")
+    model.save(str(partial))
+    partial.replace(path)
+
+
+# ------------------------------------------------------------------------------------------------ batch inference
+
+
+@job_kind(BATCH_INFERENCE_KIND, QUEUE)
+def run_batch_inference(run: JobRun) -> dict:
+    return run.step(_batch_inference, run.principal, run.details["arn"])
+
+
+def _batch_inference(principal: Principal, arn: str) -> dict:
+    job = _resource(principal, arn)
+    version = _resource(principal, job.spec["solutionVersionArn"])
+    model = serving.loaded_model(version)
+    filter_row = ANY.find(principal, job.spec["filterArn"]) if job.spec.get("filterArn") else None
+    source = job.spec["jobInput"]["s3DataSource"]["path"]
+    destination = job.spec["jobOutput"]["s3DataDestination"]["path"]
+    uris = list_input_objects(principal.account_id, source,
+                              unreadable=lambda error: TrainingFailed(f"Could not read {source}: {error}"),
+                              empty=lambda uri: TrainingFailed(f"No input files were found at {uri}."))
+    lines_done = 0
+    for uri in uris:
+        try:
+            raw = runtime().blobs.read(uri, principal.account_id, max_bytes=MAX_BATCH_INPUT_BYTES)
+        except BlobError as error:
+            raise TrainingFailed(f"Could not read {uri}: {error}") from None
+        out = []
+        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            lines_done += 1
+            if lines_done > MAX_BATCH_LINES:
+                raise TrainingFailed(f"The input has more than {MAX_BATCH_LINES} lines.")
+            out.append(json.dumps(serving.batch_line(principal, version, model, filter_row, job.spec, line, number)))
+        name = relative_name(source, uri) + ".out"
+        target = destination if destination.endswith("/") else destination + "/"
+        try:
+            runtime().blobs.write(target + name, ("\n".join(out) + "\n").encode(), principal.account_id)
+        except BlobError as error:
+            raise TrainingFailed(f"Could not write {target + name}: {error}") from None
+    return {"lines": lines_done}
+
+
+# ------------------------------------------------------------------------------------------------ removal
+
+
+def remove_data(row: PersonalizeResource) -> None:
+    if row.kind == DATASET:
+        datasets.stored_path(row).unlink(missing_ok=True)
+    elif row.kind == SOLUTION_VERSION:
+        model_path(row).unlink(missing_ok=True)
+
