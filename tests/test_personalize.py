@@ -134,6 +134,10 @@ def genres_of(items: pd.DataFrame) -> dict[str, set[str]]:
     return {row.ITEM_ID: set(filter(None, row.GENRES.split("|"))) for row in items.itertuples()}
 
 
+def genre_items(movies: tuple[pd.DataFrame, pd.DataFrame], genre: str) -> list[str]:
+    return [item for item, found in genres_of(movies[1]).items() if genre in found]
+
+
 # ------------------------------------------------------------------------------------------------ control plane
 
 
@@ -237,6 +241,35 @@ def test_events_act_on_the_next_request(personalize, events, runtime, trained, m
     assert {entry["itemId"] for entry in ranked} <= set(horror)
 
 
+def test_new_items_are_recommendable_by_metadata_without_retraining(personalize, events, runtime, trained, movies):
+    """PutItems adds a cold movie: a similar-items campaign relates it to movies of its genres at once, and a
+    user-personalization campaign that explores new items shows it to users who watch such movies."""
+    _, items = movies
+    genres = genres_of(items)
+    cold = unique("cold-movie")
+    events.put_items(datasetArn=trained["items"], items=[
+        {"itemId": cold, "properties": json.dumps({"genres": "Horror|Thriller", "year": 2026,
+                                                   "title": "The Night of the Cold Start"})}])
+    _, version = trained_version(personalize, trained["group"], "arn:aws:personalize:::recipe/aws-similar-items")
+    campaign = campaign_of(personalize, version)
+    related = runtime.get_recommendations(campaignArn=campaign, itemId=cold, numResults=10)["itemList"]
+    assert len(related) == 10
+    assert sum(bool(genres[entry["itemId"]] & {"Horror", "Thriller"}) for entry in related) >= 8
+    exploring = campaign_of(personalize, trained["version"],
+                            campaignConfig={"itemExplorationConfig": {"explorationWeight": "0.9"}})
+    user = unique("horror-fan")
+    tracker = personalize.list_event_trackers(datasetGroupArn=trained["group"])["eventTrackers"]
+    tracking = personalize.describe_event_tracker(eventTrackerArn=tracker[0]["eventTrackerArn"])["eventTracker"] \
+        if tracker else personalize.create_event_tracker(name=unique("tracker"), datasetGroupArn=trained["group"])
+    horror = [item for item, found in genres.items() if "Horror" in found][:10]
+    events.put_events(trackingId=tracking["trackingId"], userId=user, sessionId=unique("session"), eventList=[
+        {"eventType": "rating", "itemId": item, "sentAt": 1_000_000_000 + index} for index, item in enumerate(horror)])
+    shown = runtime.get_recommendations(campaignArn=exploring, userId=user, numResults=25)["itemList"]
+    assert cold in {entry["itemId"] for entry in shown}
+    plain = runtime.get_recommendations(campaignArn=trained["campaign"], userId=user, numResults=25)["itemList"]
+    assert cold not in {entry["itemId"] for entry in plain}
+
+
 def test_personalized_ranking_puts_unknown_items_last(personalize, runtime, trained):
     _, version = trained_version(personalize, trained["group"], RANKING)
     campaign = campaign_of(personalize, version)
@@ -322,3 +355,97 @@ def test_bad_data_fails_its_job_with_a_reason(personalize, trained, movies):
     version = personalize.create_solution_version(solutionArn=solution["solutionArn"])["solutionVersionArn"]
     done = wait(lambda: personalize.describe_solution_version(solutionVersionArn=version), "solutionVersion")
     assert done["status"] == "CREATE FAILED" and "1000 interactions" in done["failureReason"]
+
+
+# ------------------------------------------------------------------------------------------------ more jobs
+
+
+def test_item_affinity_segments_and_user_filters(personalize, trained, movies):
+    ratings, _ = movies
+    _, version = trained_version(personalize, trained["group"], "arn:aws:personalize:::recipe/aws-item-affinity")
+    s3, bucket = trained["s3"], trained["bucket"]
+    s3.put_object(Bucket=bucket, Key="segments/in.json",
+                  Body=b'{"itemIds": ["50", "181"]}\n{"itemAttributes": "ITEMS.GENRES IN (\\"Horror\\")"}\n')
+    job = personalize.create_batch_segment_job(
+        jobName=unique("segments"), solutionVersionArn=version, numResults=30, roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": f"s3://{bucket}/segments/in.json"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/segments/out/"}})["batchSegmentJobArn"]
+    done = wait(lambda: personalize.describe_batch_segment_job(batchSegmentJobArn=job), "batchSegmentJob")
+    assert done["status"] == "ACTIVE", done.get("failureReason")
+    lines = [json.loads(line) for line in
+             s3.get_object(Bucket=bucket, Key="segments/out/in.json.out")["Body"].read().decode().splitlines()]
+    star_wars_fans = lines[0]["output"]["usersList"]
+    assert len(star_wars_fans) == 30 and len(lines[1]["output"]["usersList"]) == 30
+    # The segment of Star Wars and Return of the Jedi: far more of its users watch them than users at large do.
+    viewers = set(ratings.loc[ratings["ITEM_ID"].isin(["50", "181"]), "USER_ID"])
+    assert sum(user in viewers for user in star_wars_fans) / 30 > len(viewers) / ratings["USER_ID"].nunique() + 0.2
+    # The segment of horror movies: horror makes a larger share of its users' ratings than of everyone's.
+    horror = ratings["ITEM_ID"].isin(genre_items(movies, "Horror"))
+    in_segment = ratings["USER_ID"].isin(lines[1]["output"]["usersList"])
+    assert horror[in_segment].mean() > 1.5 * horror.mean()
+    code, message = error_code_and_message(lambda: personalize.create_batch_segment_job(
+        jobName=unique("segments"), solutionVersionArn=trained["version"], roleArn=ROLE,
+        jobInput={"s3DataSource": {"path": f"s3://{bucket}/segments/in.json"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/segments/out/"}}))
+    assert code == "InvalidInputException" and "USER_SEGMENTATION" in message
+
+
+def test_dataset_export_and_data_deletion(personalize, runtime, trained, movies):
+    ratings, _ = movies
+    s3, bucket = trained["s3"], trained["bucket"]
+    job = personalize.create_dataset_export_job(
+        jobName=unique("export"), datasetArn=trained["interactions"], ingestionMode="BULK", roleArn=ROLE,
+        jobOutput={"s3DataDestination": {"path": f"s3://{bucket}/export/"}})["datasetExportJobArn"]
+    done = wait(lambda: personalize.describe_dataset_export_job(datasetExportJobArn=job), "datasetExportJob")
+    assert done["status"] == "ACTIVE" and done["ingestionMode"] == "BULK", done.get("failureReason")
+    key = f"export/{done['jobName']}/part-00000.csv"
+    exported = pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()), dtype={"USER_ID": str})
+    assert list(exported.columns) == ["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"]
+    assert len(exported) == len(ratings)
+    # A deletion removes a user's interactions from the dataset group (here, from a group of its own).
+    group = personalize.create_dataset_group(name=unique("deletion"))["datasetGroupArn"]
+    imported_dataset(personalize, s3, bucket, group, "ratings", "Interactions", trained["interactions_schema"],
+                     csv_bytes(ratings), "deletion/ratings.csv")
+    s3.put_object(Bucket=bucket, Key="deletion/users.csv", Body=b"USER_ID\n196\n186\n")
+    deletion = personalize.create_data_deletion_job(
+        jobName=unique("delete"), datasetGroupArn=group, roleArn=ROLE,
+        dataSource={"dataLocation": f"s3://{bucket}/deletion/users.csv"})["dataDeletionJobArn"]
+    finished = wait_for_status(lambda: personalize.describe_data_deletion_job(dataDeletionJobArn=deletion)[
+        "dataDeletionJob"], "status", ("COMPLETED", "FAILED"), timeout=120, interval=0.3)
+    assert finished["status"] == "COMPLETED", finished.get("failureReason")
+    assert finished["numDeleted"] == int(ratings["USER_ID"].isin(["196", "186"]).sum())
+
+
+def test_domain_recommender_trains_and_serves(personalize, runtime, trained, movies):
+    ratings, items = movies
+    s3, bucket = trained["s3"], trained["bucket"]
+    group = personalize.create_dataset_group(name=unique("vod"), domain="VIDEO_ON_DEMAND")["datasetGroupArn"]
+    vod_interactions = {**INTERACTIONS_SCHEMA, "fields": [field for field in INTERACTIONS_SCHEMA["fields"]
+                                                          if field["name"] != "EVENT_VALUE"]}
+    vod_items = {**ITEMS_SCHEMA, "fields": [{"name": "ITEM_ID", "type": "string"},
+                                            {"name": "GENRES", "type": "string", "categorical": True},
+                                            {"name": "CREATION_TIMESTAMP", "type": "long"}]}
+    schemas = [personalize.create_schema(name=unique("vod"), schema=json.dumps(schema), domain="VIDEO_ON_DEMAND")[
+        "schemaArn"] for schema in (vod_interactions, vod_items)]
+    watched = ratings.drop(columns=["EVENT_VALUE"]).assign(EVENT_TYPE="Watch")
+    _, done = imported_dataset(personalize, s3, bucket, group, "watched", "Interactions", schemas[0],
+                               csv_bytes(watched), "vod/watched.csv")
+    assert done["status"] == "ACTIVE", done.get("failureReason")
+    catalogue = items[["ITEM_ID", "GENRES"]].assign(CREATION_TIMESTAMP=852076800)
+    catalogue["GENRES"] = catalogue["GENRES"].replace("", "unknown")
+    _, done = imported_dataset(personalize, s3, bucket, group, "videos", "Items", schemas[1], csv_bytes(catalogue),
+                               "vod/videos.csv")
+    assert done["status"] == "ACTIVE", done.get("failureReason")
+    arn = personalize.create_recommender(name=unique("top-picks"), datasetGroupArn=group,
+                                         recipeArn="arn:aws:personalize:::recipe/aws-vod-top-picks")["recommenderArn"]
+    recommender = wait(lambda: personalize.describe_recommender(recommenderArn=arn), "recommender")
+    assert recommender["status"] == "ACTIVE", recommender.get("failureReason")
+    assert recommender["modelMetrics"]["normalized_discounted_cumulative_gain_at_10"] > 0.09
+    picks = runtime.get_recommendations(recommenderArn=arn, userId="196", numResults=10)["itemList"]
+    assert len(picks) == 10
+    personalize.stop_recommender(recommenderArn=arn)
+    assert personalize.describe_recommender(recommenderArn=arn)["recommender"]["status"] == "INACTIVE"
+    code, _ = error_code_and_message(lambda: runtime.get_recommendations(recommenderArn=arn, userId="196"))
+    assert code == "InvalidInputException"
+    personalize.start_recommender(recommenderArn=arn)
+    assert len(runtime.get_recommendations(recommenderArn=arn, userId="196")["itemList"]) == 25

@@ -78,10 +78,34 @@ def records_frame(principal: Principal, dataset: PersonalizeResource) -> pd.Data
     return pd.DataFrame([{column: record_id, **properties} for record_id, properties in rows])
 
 
+def records_stamp(principal: Principal, dataset: PersonalizeResource) -> str | None:
+    """When the dataset's recorded items, users or actions last changed (None: it has none)."""
+    with session() as db:
+        count, newest = db.execute(select(func.count(), func.max(RecordedRecord.updated_at)).where(
+            RecordedRecord.account_id == principal.account_id, RecordedRecord.dataset_arn == dataset.arn)).one()
+    return f"{count}:{newest}" if count else None
+
+
 def forget_records(principal: Principal, dataset_arn: str) -> None:
     with session() as db:
         db.execute(delete(RecordedRecord).where(RecordedRecord.account_id == principal.account_id,
                                                 RecordedRecord.dataset_arn == dataset_arn))
+
+
+def forget_users(principal: Principal, group_arn: str, users_dataset: PersonalizeResource | None,
+                 users: set[str]) -> int:
+    """Deletes the users' recorded events and recorded Users rows; how many records went."""
+    if not users:
+        return 0
+    with session() as db:
+        deleted = db.execute(delete(RecordedEvent).where(
+            RecordedEvent.account_id == principal.account_id, RecordedEvent.dataset_group_arn == group_arn,
+            RecordedEvent.user_id.in_(users))).rowcount
+        if users_dataset is not None:
+            deleted += db.execute(delete(RecordedRecord).where(
+                RecordedRecord.account_id == principal.account_id, RecordedRecord.dataset_arn == users_dataset.arn,
+                RecordedRecord.record_id.in_(users))).rowcount
+    return deleted
 
 
 def forget_events(principal: Principal, group_arn: str) -> None:

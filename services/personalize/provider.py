@@ -25,11 +25,12 @@ from services.personalize.errors import (
 from services.personalize.errors import errors as personalize_errors
 from services.personalize.filters import parse_filter
 from services.personalize.recipes import (
-    LISTED_SINCE, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION, recipe,
+    LISTED_SINCE, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION, USER_SEGMENTATION, recipe,
 )
 from services.personalize.schemas import DATASET_TYPES, check_dataset_schema, parse_schema
 from services.personalize.store import (
-    ACTIVE, ANY, BATCH_INFERENCE_JOB, BUSY, CAMPAIGN, DATASET, DATASET_GROUP, EVENT_TRACKER, FILTER, IMPORT_JOB,
+    ACTIVE, ANY, BATCH_INFERENCE_JOB, BATCH_SEGMENT_JOB, BUSY, CAMPAIGN, DATA_DELETION_JOB, DATASET, DATASET_GROUP,
+    EVENT_TRACKER, EXPORT_JOB, FILTER, IMPORT_JOB, RECOMMENDER,
     SCHEMA, SOLUTION, SOLUTION_VERSION, TABLES, WORDS, PersonalizeResource, already_exists, children,
     get, kind_of, not_found, resource_arn,
 )
@@ -48,6 +49,7 @@ MAX_EVENT_TRACKERS = 1  # per dataset group
 MAX_CAMPAIGNS = 500
 MAX_TPS = 5  # minProvisionedTPS is recorded; every campaign serves from the same process
 MAX_BATCH_RESULTS = 500
+MAX_SEGMENT_USERS = 5_000_000
 
 
 def _exists(principal: Principal, arn: str) -> bool:
@@ -80,7 +82,7 @@ def _create(ctx: RequestContext, kind: str, arn: str, name: str, spec: dict, par
                                   details=details or {}, created_at=now, modified_at=now, **pending)
     if job_kind is not None:
         job = runtime().jobs.submit(ctx.principal, job_kind, stored, name=arn, details={"arn": arn})
-        row = TABLES[kind].update(ctx, arn, job_id=job.job_id)
+        row = TABLES[kind].update(ctx, arn, job_id=job.job_id, status=ACTIVE, message=None)
     TAGGING.tag(ctx, arn, tags)
     return row
 
@@ -859,3 +861,243 @@ def list_batch_inference_jobs(ctx: RequestContext, request: dict) -> dict:
     return PAGING.page(ctx, request, rows, lambda row: {
         "batchInferenceJobArn": row.arn, "jobName": row.name, "solutionVersionArn": row.spec["solutionVersionArn"],
         "batchInferenceJobMode": "BATCH_INFERENCE", **_common(row)})
+
+
+# ------------------------------------------------------------------------------------------------ recommenders
+
+
+def _check_recommender_config(config: dict | None) -> dict:
+    config = dict(config or {})
+    if config.get("trainingDataConfig"):
+        raise _not_implemented("recommenderConfig.trainingDataConfig", "every dataset column is used in training")
+    rps = config.get("minRecommendationRequestsPerSecond", 1)
+    if rps < 1:
+        raise InvalidInput("minRecommendationRequestsPerSecond must be at least 1.")
+    return {**config, "minRecommendationRequestsPerSecond": rps}
+
+
+@provider.operation("CreateRecommender")
+def create_recommender(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    item = recipe(request["recipeArn"])
+    if item is None:
+        raise not_found(request["recipeArn"])
+    domain = group.spec.get("domain")
+    if not domain:
+        raise InvalidInput(f"The dataset group {group.arn} is not a domain dataset group: recommenders are for "
+                           f"ECOMMERCE and VIDEO_ON_DEMAND dataset groups.")
+    if item.domain != domain:
+        raise InvalidInput(f"The use case {item.arn} is not of the dataset group's domain {domain}.")
+    config = _check_recommender_config(request.get("recommenderConfig"))
+    arn = resource_arn(ctx, RECOMMENDER, request["name"])
+    spec = {**request, "recommenderConfig": config,
+            "snapshot": {"recipeArn": item.arn, "performHPO": False, "performAutoML": False, "solutionConfig": {}}}
+    _create(ctx, RECOMMENDER, arn, request["name"], spec, parent=group.arn, job_kind=training.SOLUTION_VERSION_KIND,
+            details={"datasetGroupArn": group.arn})
+    return {"recommenderArn": arn}
+
+
+def _recommender(row: PersonalizeResource) -> dict:
+    out = {"recommenderArn": row.arn, "datasetGroupArn": row.parent_arn, "name": row.name,
+           "recipeArn": row.spec["recipeArn"], "recommenderConfig": row.spec["recommenderConfig"], **_common(row)}
+    update = row.details.get("latestRecommenderUpdate")
+    if update:
+        out["latestRecommenderUpdate"] = {**update, "status": ACTIVE, "creationDateTime": row.last_modified(),
+                                          "lastUpdatedDateTime": row.last_modified()}
+    result = row.state()[2]
+    if result:
+        out["modelMetrics"] = result["metrics"]
+    return out
+
+
+@provider.operation("DescribeRecommender")
+def describe_recommender(ctx: RequestContext, request: dict) -> dict:
+    return {"recommender": _recommender(get(ctx, RECOMMENDER, request["recommenderArn"]))}
+
+
+@provider.operation("ListRecommenders")
+def list_recommenders(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, RECOMMENDER, request.get("datasetGroupArn"), DATASET_GROUP)
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "name": row.name, "recommenderArn": row.arn, "datasetGroupArn": row.parent_arn,
+        "recipeArn": row.spec["recipeArn"], "recommenderConfig": row.spec["recommenderConfig"], **_common(row)})
+
+
+@provider.operation("UpdateRecommender")
+def update_recommender(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, RECOMMENDER, request["recommenderArn"])
+    _need_trained(row)
+    config = _check_recommender_config({**row.spec["recommenderConfig"], **request["recommenderConfig"]})
+    TABLES[RECOMMENDER].update(ctx, row.arn, spec={**row.spec, "recommenderConfig": config}, modified_at=utcnow(),
+                               details={**row.details, "latestRecommenderUpdate": {"recommenderConfig": config}})
+    return {"recommenderArn": row.arn}
+
+
+def _need_trained(row: PersonalizeResource) -> None:
+    job = row.job()
+    if job is None or job.result is None:
+        raise ResourceInUse(f"The recommender {row.arn} is still being created; its status is {_status(row)}.")
+
+
+@provider.operation("StopRecommender")
+def stop_recommender(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, RECOMMENDER, request["recommenderArn"])
+    _need_trained(row)
+    if _status(row) != ACTIVE:
+        raise ResourceInUse(f"The recommender {row.arn} is not ACTIVE; its status is {_status(row)}.")
+    TABLES[RECOMMENDER].update(ctx, row.arn, status="INACTIVE", modified_at=utcnow())
+    return {"recommenderArn": row.arn}
+
+
+@provider.operation("StartRecommender")
+def start_recommender(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, RECOMMENDER, request["recommenderArn"])
+    _need_trained(row)
+    if _status(row) != "INACTIVE":
+        raise ResourceInUse(f"The recommender {row.arn} is not INACTIVE; its status is {_status(row)}.")
+    TABLES[RECOMMENDER].update(ctx, row.arn, status=ACTIVE, modified_at=utcnow())
+    return {"recommenderArn": row.arn}
+
+
+@provider.operation("DeleteRecommender")
+def delete_recommender(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, RECOMMENDER, request["recommenderArn"])
+    _check_deletable(ctx, row)
+    _remove(ctx, row)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ batch segments
+
+
+@provider.operation("CreateBatchSegmentJob")
+def create_batch_segment_job(ctx: RequestContext, request: dict) -> dict:
+    version = get(ctx, SOLUTION_VERSION, request["solutionVersionArn"])
+    _need_active(version)
+    item = recipe(version.spec["snapshot"].get("recipeArn") or "")
+    if item is None or item.recipe_type != USER_SEGMENTATION:
+        raise InvalidInput(f"Batch segment jobs need a USER_SEGMENTATION solution version (aws-item-affinity or "
+                           f"aws-item-attribute-affinity); {version.arn} is not one.")
+    if request.get("filterArn"):
+        filter_row = get(ctx, FILTER, request["filterArn"])
+        if filter_row.parent_arn != version.details["datasetGroupArn"]:
+            raise InvalidInput(f"The filter {filter_row.arn} is not of the solution version's dataset group.")
+        if parse_filter(filter_row.spec["filterExpression"]).target != "UserID":
+            raise InvalidInput(f"The filter {filter_row.arn} filters items: a batch segment job needs a UserID "
+                               f"filter.")
+    results = request.get("numResults", 25)
+    if not 1 <= results <= MAX_SEGMENT_USERS:
+        raise InvalidInput(f"numResults must be between 1 and {MAX_SEGMENT_USERS}.")
+    _check_paths(request)
+    arn = resource_arn(ctx, BATCH_SEGMENT_JOB, request["jobName"])
+    _create(ctx, BATCH_SEGMENT_JOB, arn, request["jobName"], {**request, "numResults": results}, parent=version.arn,
+            job_kind=training.BATCH_SEGMENT_KIND)
+    return {"batchSegmentJobArn": arn}
+
+
+def _check_paths(request: dict) -> None:
+    for member, path in (("jobInput", request["jobInput"]["s3DataSource"]["path"]),
+                         ("jobOutput", request["jobOutput"]["s3DataDestination"]["path"])):
+        if not path.startswith("s3://"):
+            raise InvalidInput(f"The {member} path {path} is not valid: it must be an s3:// path.")
+    for member in ("jobInput", "jobOutput"):
+        location = request[member].get("s3DataSource") or request[member].get("s3DataDestination")
+        if location.get("kmsKeyArn"):
+            raise _not_implemented(f"{member} kmsKeyArn", "objects are written as the gateway's blob store holds "
+                                                          "them")
+
+
+@provider.operation("DescribeBatchSegmentJob")
+def describe_batch_segment_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, BATCH_SEGMENT_JOB, request["batchSegmentJobArn"])
+    spec = row.spec
+    out = {"jobName": row.name, "batchSegmentJobArn": row.arn, "solutionVersionArn": spec["solutionVersionArn"],
+           "numResults": spec["numResults"], "jobInput": spec["jobInput"], "jobOutput": spec["jobOutput"],
+           "roleArn": spec["roleArn"], **_common(row)}
+    if spec.get("filterArn"):
+        out["filterArn"] = spec["filterArn"]
+    return {"batchSegmentJob": out}
+
+
+@provider.operation("ListBatchSegmentJobs")
+def list_batch_segment_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, BATCH_SEGMENT_JOB, request.get("solutionVersionArn"), SOLUTION_VERSION)
+    return PAGING.page(ctx, request, rows, lambda row: {
+        "batchSegmentJobArn": row.arn, "jobName": row.name, "solutionVersionArn": row.spec["solutionVersionArn"],
+        **_common(row)})
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+
+@provider.operation("CreateDatasetExportJob")
+def create_dataset_export_job(ctx: RequestContext, request: dict) -> dict:
+    dataset = get(ctx, DATASET, request["datasetArn"])
+    mode = request.get("ingestionMode") or "PUT"
+    if mode not in ("BULK", "PUT", "ALL"):
+        raise InvalidInput(f"Ingestion mode {mode} is not valid; valid modes are BULK, PUT and ALL.")
+    destination = request["jobOutput"]["s3DataDestination"]
+    if not destination["path"].startswith("s3://"):
+        raise InvalidInput(f"The jobOutput path {destination['path']} is not valid: it must be an s3:// path.")
+    if destination.get("kmsKeyArn"):
+        raise _not_implemented("kmsKeyArn", "objects are written as the gateway's blob store holds them")
+    arn = resource_arn(ctx, EXPORT_JOB, request["jobName"])
+    _create(ctx, EXPORT_JOB, arn, request["jobName"], {**request, "ingestionMode": mode}, parent=dataset.arn,
+            job_kind=training.EXPORT_KIND)
+    return {"datasetExportJobArn": arn}
+
+
+@provider.operation("DescribeDatasetExportJob")
+def describe_dataset_export_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, EXPORT_JOB, request["datasetExportJobArn"])
+    return {"datasetExportJob": {
+        "jobName": row.name, "datasetExportJobArn": row.arn, "datasetArn": row.parent_arn,
+        "ingestionMode": row.spec["ingestionMode"], "roleArn": row.spec["roleArn"],
+        "jobOutput": row.spec["jobOutput"], **_common(row)}}
+
+
+@provider.operation("ListDatasetExportJobs")
+def list_dataset_export_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, EXPORT_JOB, request.get("datasetArn"), DATASET)
+    return PAGING.page(ctx, request, rows, lambda row: {"datasetExportJobArn": row.arn, "jobName": row.name,
+                                                        **_common(row)})
+
+
+# ------------------------------------------------------------------------------------------------ data deletion
+
+
+@provider.operation("CreateDataDeletionJob")
+def create_data_deletion_job(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    location = request["dataSource"].get("dataLocation") or ""
+    if not location.startswith("s3://"):
+        raise InvalidInput(f"The data location {location or '(none)'} is not valid: it must be an s3:// path.")
+    arn = resource_arn(ctx, DATA_DELETION_JOB, request["jobName"])
+    _create(ctx, DATA_DELETION_JOB, arn, request["jobName"], request, parent=group.arn,
+            job_kind=training.DATA_DELETION_KIND)
+    return {"dataDeletionJobArn": arn}
+
+
+def _deletion(row: PersonalizeResource) -> dict:
+    status, reason, result = row.state()
+    out = {"jobName": row.name, "dataDeletionJobArn": row.arn, "datasetGroupArn": row.parent_arn,
+           "status": status, **_times(row)}
+    if reason and status == "FAILED":
+        out["failureReason"] = reason
+    return out
+
+
+@provider.operation("DescribeDataDeletionJob")
+def describe_data_deletion_job(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, DATA_DELETION_JOB, request["dataDeletionJobArn"])
+    out = {**_deletion(row), "dataSource": row.spec["dataSource"], "roleArn": row.spec["roleArn"]}
+    result = row.state()[2]
+    if result:
+        out["numDeleted"] = result["numDeleted"]
+    return {"dataDeletionJob": out}
+
+
+@provider.operation("ListDataDeletionJobs")
+def list_data_deletion_jobs(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, DATA_DELETION_JOB, request.get("datasetGroupArn"), DATASET_GROUP)
+    return PAGING.page(ctx, request, rows, _deletion)

@@ -9,28 +9,29 @@ from services.gateway.kit.arns import owned, parse_arn
 from services.gateway.registry import ServiceProvider
 from services.personalize import serving
 from services.personalize.errors import RuntimeInvalidInput, RuntimeNotFound, runtime_errors
-from services.personalize.store import ACTIVE, CAMPAIGN, SERVICE, TABLES, PersonalizeResource
+from services.personalize.store import ACTIVE, CAMPAIGN, RECOMMENDER, SERVICE, TABLES
 
 provider = ServiceProvider("personalize-runtime")
 
 
-def _campaign(ctx: RequestContext, request: dict) -> PersonalizeResource:
-    if request.get("recommenderArn"):
-        raise runtime_errors.NotImplementedException(
-            "recommenderArn is not implemented by this gateway: domain recommenders are not served yet; create a "
-            "campaign from a solution of the use case's recipe instead.")
-    arn = request.get("campaignArn")
+def _served(ctx: RequestContext, request: dict) -> serving.Served:
+    """The ACTIVE campaign or recommender the request names."""
+    arn = request.get("campaignArn") or request.get("recommenderArn")
     if not arn:
-        raise RuntimeInvalidInput("campaignArn is required.")
+        raise RuntimeInvalidInput("campaignArn or recommenderArn is required.")
+    if request.get("campaignArn") and request.get("recommenderArn"):
+        raise RuntimeInvalidInput("Give campaignArn or recommenderArn, not both.")
+    kind = CAMPAIGN if request.get("campaignArn") else RECOMMENDER
     parsed = parse_arn(arn)
     if parsed is None or parsed.service != SERVICE:
         raise RuntimeInvalidInput(f"The ARN {arn} is not a valid Amazon Personalize ARN.")
-    row = TABLES[CAMPAIGN].find(ctx, arn) if owned(parsed, SERVICE, ctx.account_id, ctx.region) else None
+    row = TABLES[kind].find(ctx, arn) if owned(parsed, SERVICE, ctx.account_id, ctx.region) else None
     if row is None:
         raise RuntimeNotFound(f"Resource {arn} does not exist.")
-    if row.state()[0] != ACTIVE:
-        raise RuntimeInvalidInput(f"The campaign {arn} is not ACTIVE.")
-    return row
+    status = row.state()[0]
+    if status != ACTIVE:
+        raise RuntimeInvalidInput(f"The {kind} {arn} is not ACTIVE; its status is {status}.")
+    return serving.served_by(ctx.principal, row)
 
 
 def _no_context(request: dict) -> None:
@@ -52,12 +53,12 @@ def _answer(work) -> dict:
 @provider.operation("GetRecommendations")
 def get_recommendations(ctx: RequestContext, request: dict) -> dict:
     _no_context(request)
-    campaign = _campaign(ctx, request)
-    return _answer(lambda: serving.recommendations(ctx.principal, campaign, request))
+    served = _served(ctx, request)
+    return _answer(lambda: serving.recommendations(ctx.principal, served, request))
 
 
 @provider.operation("GetPersonalizedRanking")
 def get_personalized_ranking(ctx: RequestContext, request: dict) -> dict:
     _no_context(request)
-    campaign = _campaign(ctx, request)
-    return _answer(lambda: serving.ranking(ctx.principal, campaign, request))
+    served = _served(ctx, request)
+    return _answer(lambda: serving.ranking(ctx.principal, served, request))

@@ -18,17 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
 
 from models.recommend import TrainedModel
 from services.gateway.context import Principal
-from services.gateway.kit.resources import session
+from services.gateway.errors import ServiceError
 from services.personalize import datasets
 from services.personalize.errors import RuntimeInvalidInput, RuntimeNotFound, TrainingFailed
 from services.personalize.filters import FilterExpression, parse_filter, parse_filter_values
 from services.personalize.recipes import PERSONALIZED_RANKING, RELATED_ITEMS, USER_PERSONALIZATION
 from services.personalize.store import (
-    ACTIVE, ANY, SOLUTION_VERSION, PersonalizeResource, RecordedRecord, children, model_path,
+    ACTIVE, ANY, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, children, model_path,
 )
 
 MAX_RESULTS = 500
@@ -62,15 +61,64 @@ def loaded_model(version: PersonalizeResource) -> TrainedModel:
     return model
 
 
-def serving_version(principal: Principal, campaign: PersonalizeResource) -> PersonalizeResource:
-    """The version a campaign serves: its own, or with syncWithLatestSolutionVersion its solution's newest ACTIVE."""
-    version = ANY.get(principal, campaign.spec["solutionVersionArn"])
-    if (campaign.spec.get("campaignConfig") or {}).get("syncWithLatestSolutionVersion"):
-        active = [row for row in children(principal, campaign.parent_arn, SOLUTION_VERSION)
-                  if row.state()[0] == ACTIVE]
+_served: OrderedDict[tuple, TrainedModel] = OrderedDict()
+
+
+def served_model(principal: Principal, version: PersonalizeResource, exploration: dict | None = None
+                 ) -> TrainedModel:
+    """The version's model as a campaign (or batch job) serves it: under its itemExplorationConfig, and with the
+    items PutItems recorded since training in its catalogue (recommendable by metadata, without retraining)."""
+    base = loaded_model(version)
+    items = datasets.datasets(principal, version.details["datasetGroupArn"]).get("Items")
+    stamp = datasets.records_stamp(principal, items) if items is not None else None
+    exploration = exploration or {}
+    if stamp is None and not exploration:
+        return base
+    key = (version.arn, id(base), stamp, tuple(sorted(exploration.items())))
+    with _models_lock:
+        if key in _served:
+            _served.move_to_end(key)
+            return _served[key]
+    model = base.with_exploration(exploration.get("explorationWeight"), exploration.get("explorationItemAgeCutOff"))
+    if stamp is not None:
+        model.add_items(datasets.records_frame(principal, items))
+    with _models_lock:
+        _served[key] = model
+        while len(_served) > MODELS_KEPT:
+            _served.popitem(last=False)
+    return model
+
+
+@dataclass(frozen=True)
+class Served:
+    """What answers a runtime request: the trained resource (a solution version, or a recommender, which trains its
+    own model) and the campaign's or recommender's config."""
+
+    version: PersonalizeResource
+    config: dict
+
+    @property
+    def exploration(self) -> dict | None:
+        return self.config.get("itemExplorationConfig")
+
+    @property
+    def with_metadata(self) -> bool:
+        return bool(self.config.get("enableMetadataWithRecommendations"))
+
+
+def served_by(principal: Principal, row: PersonalizeResource) -> Served:
+    """A campaign serves its solution version, or with syncWithLatestSolutionVersion its solution's newest ACTIVE
+    one; a recommender serves its own model."""
+    if row.kind == RECOMMENDER:
+        return Served(row, row.spec.get("recommenderConfig") or {})
+    config = row.spec.get("campaignConfig") or {}
+    version = ANY.get(principal, row.spec["solutionVersionArn"])
+    if config.get("syncWithLatestSolutionVersion"):
+        active = [candidate for candidate in children(principal, row.parent_arn, SOLUTION_VERSION)
+                  if candidate.state()[0] == ACTIVE]
         if active:
             version = active[-1]
-    return version
+    return Served(version, config)
 
 
 # ------------------------------------------------------------------------------------------------ group data
@@ -98,11 +146,8 @@ def _group_key(principal: Principal, group_arn: str) -> tuple:
     found = datasets.datasets(principal, group_arn)
     files = tuple(sorted((kind, datasets.stored_path(row).stat().st_mtime if datasets.stored_path(row).exists()
                           else 0.0) for kind, row in found.items()))
-    with session() as db:
-        records = db.scalar(select(func.max(RecordedRecord.updated_at)).where(
-            RecordedRecord.account_id == principal.account_id,
-            RecordedRecord.dataset_arn.in_([row.arn for row in found.values()])))
-    return files, datasets.last_event_id(principal, group_arn), str(records)
+    records = tuple(datasets.records_stamp(principal, row) for _, row in sorted(found.items()))
+    return files, datasets.last_event_id(principal, group_arn), records
 
 
 def group_data(principal: Principal, group_arn: str) -> GroupData:
@@ -142,7 +187,7 @@ def filter_mask(principal: Principal, filter_row: PersonalizeResource, values: d
     expression = compiled_filter(filter_row)
     try:
         parsed = parse_filter_values(expression, values or {})
-    except Exception as error:  # the filters module's InvalidInput: the runtime answers its own
+    except ServiceError as error:  # the control plane's InvalidInput: the runtime answers its own
         raise _runtime_error(error) from None
     return expression.allowed_items(candidates, data.items, data.user_interactions(user_id), data.users, user_id,
                                     parsed)
@@ -155,7 +200,7 @@ def _filter_row(principal: Principal, arn: str | None, group_arn: str) -> Person
     if row is None or row.kind != "filter":
         raise RuntimeNotFound(f"Resource {arn} does not exist.")
     if row.parent_arn != group_arn:
-        raise RuntimeInvalidInput(f"The filter {arn} is not of the campaign's dataset group.")
+        raise RuntimeInvalidInput(f"The filter {arn} is not of the campaign's or recommender's dataset group.")
     return row
 
 
@@ -218,13 +263,18 @@ def check_results(number: int | None, with_metadata: bool) -> int:
     return number
 
 
-def recommendations(principal: Principal, campaign: PersonalizeResource, request: dict) -> dict:
-    version = serving_version(principal, campaign)
-    model = loaded_model(version)
+def _check_metadata(served: Served, columns: dict | None) -> None:
+    if columns and not served.with_metadata:
+        raise RuntimeInvalidInput("metadataColumns needs a campaign or recommender with "
+                                  "enableMetadataWithRecommendations.")
+
+
+def recommendations(principal: Principal, served: Served, request: dict) -> dict:
+    version = served.version
+    model = served_model(principal, version, served.exploration)
     group_arn = version.details["datasetGroupArn"]
     metadata_columns = request.get("metadataColumns")
-    if metadata_columns and not (campaign.spec.get("campaignConfig") or {}).get("enableMetadataWithRecommendations"):
-        raise RuntimeInvalidInput("metadataColumns needs a campaign with enableMetadataWithRecommendations.")
+    _check_metadata(served, metadata_columns)
     number = check_results(request.get("numResults"), bool(metadata_columns))
     user_id, item_id = request.get("userId"), request.get("itemId")
     recipe_type = model.recipe_type
@@ -278,9 +328,9 @@ def _promote(principal, model, promotion, pairs, number, candidates, user_id, hi
     return out[:number], chosen_ids
 
 
-def ranking(principal: Principal, campaign: PersonalizeResource, request: dict) -> dict:
-    version = serving_version(principal, campaign)
-    model = loaded_model(version)
+def ranking(principal: Principal, served: Served, request: dict) -> dict:
+    version = served.version
+    model = served_model(principal, version)
     if model.recipe_type != PERSONALIZED_RANKING:
         raise RuntimeInvalidInput(f"GetPersonalizedRanking needs a personalized-ranking campaign; this one is "
                                   f"{model.recipe_type}.")
@@ -288,8 +338,7 @@ def ranking(principal: Principal, campaign: PersonalizeResource, request: dict) 
     if not 1 <= len(inputs) <= MAX_RANKING_INPUTS:
         raise RuntimeInvalidInput(f"inputList must have between 1 and {MAX_RANKING_INPUTS} items.")
     metadata_columns = request.get("metadataColumns")
-    if metadata_columns and not (campaign.spec.get("campaignConfig") or {}).get("enableMetadataWithRecommendations"):
-        raise RuntimeInvalidInput("metadataColumns needs a campaign with enableMetadataWithRecommendations.")
+    _check_metadata(served, metadata_columns)
     group_arn = version.details["datasetGroupArn"]
     data = group_data(principal, group_arn)
     user_id = request["userId"]
@@ -346,3 +395,41 @@ def batch_line(principal: Principal, version: PersonalizeResource, model: Traine
     if model.recipe_type in SCORED:
         output["scores"] = [None if score is None else float(f"{score:.7g}") for _, score in pairs]
     return {"input": given, "output": output, "error": None}
+
+
+def segment_line(principal: Principal, version: PersonalizeResource, model: TrainedModel,
+                 filter_row: PersonalizeResource | None, spec: dict, line: str, number: int) -> dict:
+    """One line of a batch segment job's output: the users most likely to interact with the line's items
+    (`itemIds`, aws-item-affinity) or with the items of an attribute expression (`itemAttributes`,
+    aws-item-attribute-affinity)."""
+    try:
+        given = json.loads(line)
+    except ValueError:
+        return {"input": line, "output": None, "error": f"Line {number} is not valid JSON."}
+    if not isinstance(given, dict):
+        return {"input": given, "output": None, "error": f"Line {number} is not a JSON object."}
+    data = group_data(principal, version.details["datasetGroupArn"])
+    wanted = spec["numResults"]
+    # With a filter, every user is scored and the filter keeps those it allows.
+    count = len(model.user_ids) if filter_row is not None else wanted
+    try:
+        if "itemIds" in given:
+            if not isinstance(given["itemIds"], list) or not given["itemIds"]:
+                return {"input": given, "output": None, "error": "itemIds must be a list of item ids."}
+            users = model.users_for_items([str(item) for item in given["itemIds"]], count)
+        elif "itemAttributes" in given:
+            expression = parse_filter(f"INCLUDE ItemID WHERE {given['itemAttributes']}")
+            mask = expression.allowed_items(np.asarray(model.item_ids, dtype=object), data.items, None, data.users,
+                                            None, {})
+            users = model.users_for_attribute(mask, count)
+        else:
+            return {"input": given, "output": None, "error": "A line needs itemIds or itemAttributes."}
+    except (ValueError, ServiceError) as error:  # an unknown item, a bad itemAttributes expression
+        return {"input": given, "output": None, "error": getattr(error, "message", str(error))}
+    if filter_row is not None:
+        expression = compiled_filter(filter_row)
+        values = parse_filter_values(expression, given.get("filterValues") or {})
+        allowed = expression.allowed_users(np.asarray([user for user, _ in users], dtype=object), data.items,
+                                           data.interactions, data.users, values)
+        users = [pair for pair, kept in zip(users, allowed) if kept][:wanted]
+    return {"input": given, "output": {"usersList": [user for user, _ in users]}, "error": None}

@@ -32,11 +32,12 @@ DATASET_GROUP, SCHEMA, DATASET, IMPORT_JOB = "dataset-group", "schema", "dataset
 EXPORT_JOB = "dataset-export-job"
 SOLUTION, SOLUTION_VERSION, CAMPAIGN = "solution", "solution-version", "campaign"
 FILTER, EVENT_TRACKER, BATCH_INFERENCE_JOB = "filter", "event-tracker", "batch-inference-job"
-BATCH_SEGMENT_JOB = "batch-segment-job"
+BATCH_SEGMENT_JOB, RECOMMENDER, DATA_DELETION_JOB = "batch-segment-job", "recommender", "data-deletion-job"
 WORDS = {DATASET_GROUP: "dataset group", SCHEMA: "schema", DATASET: "dataset", IMPORT_JOB: "dataset import job",
          EXPORT_JOB: "dataset export job", SOLUTION: "solution", SOLUTION_VERSION: "solution version",
          CAMPAIGN: "campaign", FILTER: "filter", EVENT_TRACKER: "event tracker",
-         BATCH_INFERENCE_JOB: "batch inference job", BATCH_SEGMENT_JOB: "batch segment job"}
+         BATCH_INFERENCE_JOB: "batch inference job", BATCH_SEGMENT_JOB: "batch segment job",
+         RECOMMENDER: "recommender", DATA_DELETION_JOB: "data deletion job"}
 
 ACTIVE = "ACTIVE"
 # The AWS status of a resource from its creation job's status (Personalize's statuses have spaces).
@@ -45,7 +46,10 @@ JOB_STATUSES = {SUBMITTED: "CREATE PENDING", IN_PROGRESS: "CREATE IN_PROGRESS", 
 # Batch jobs report their own words (DescribeBatchInferenceJob: PENDING, IN PROGRESS, ACTIVE, CREATE FAILED).
 BATCH_STATUSES = {SUBMITTED: "PENDING", IN_PROGRESS: "IN PROGRESS", COMPLETED: ACTIVE, FAILED: "CREATE FAILED",
                   STOP_REQUESTED: "IN PROGRESS", STOPPED: "CREATE FAILED"}
-BUSY = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING", "PENDING", "IN PROGRESS")
+# Data deletion jobs: PENDING, IN_PROGRESS, COMPLETED, FAILED.
+DELETION_STATUSES = {SUBMITTED: "PENDING", IN_PROGRESS: "IN_PROGRESS", COMPLETED: "COMPLETED", FAILED: "FAILED",
+                     STOP_REQUESTED: "IN_PROGRESS", STOPPED: "FAILED"}
+BUSY = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING", "PENDING", "IN PROGRESS", "IN_PROGRESS")
 
 
 class PersonalizeResource(ScopedByArn, Base):
@@ -78,8 +82,12 @@ class PersonalizeResource(ScopedByArn, Base):
         job = self.job()
         if job is None:
             return self.status, self.message, None
-        words = BATCH_STATUSES if self.kind in (BATCH_INFERENCE_JOB, BATCH_SEGMENT_JOB) else JOB_STATUSES
-        return words.get(job.status, job.status), job.message, job.result
+        words = BATCH_STATUSES if self.kind in (BATCH_INFERENCE_JOB, BATCH_SEGMENT_JOB) else \
+            DELETION_STATUSES if self.kind == DATA_DELETION_JOB else JOB_STATUSES
+        status = words.get(job.status, job.status)
+        if self.kind == RECOMMENDER and status == ACTIVE and self.status != ACTIVE:
+            status = self.status  # StopRecommender / StartRecommender once trained
+        return status, job.message, job.result
 
     @property
     def created(self) -> dt.datetime:

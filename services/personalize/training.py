@@ -8,6 +8,7 @@ names the problem.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -20,7 +21,7 @@ from services.gateway.kit.inputs import list_input_objects, relative_name
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
 from services.personalize import datasets, serving
-from services.personalize.data import read_csv
+from services.personalize.data import read_csv, write_csv
 from services.personalize.errors import InvalidInput, TrainingFailed
 from services.personalize.recipes import DOMAIN_EVENT_TYPES, PERSONALIZED_ACTIONS, USER_SEGMENTATION, Recipe, recipe
 from services.personalize.store import ANY, DATASET, SOLUTION_VERSION, PersonalizeResource, model_path
@@ -29,6 +30,9 @@ QUEUE = "personalize"
 IMPORT_KIND = "personalize.dataset-import"
 SOLUTION_VERSION_KIND = "personalize.solution-version"
 BATCH_INFERENCE_KIND = "personalize.batch-inference"
+BATCH_SEGMENT_KIND = "personalize.batch-segment"
+EXPORT_KIND = "personalize.dataset-export"
+DATA_DELETION_KIND = "personalize.data-deletion"
 
 MAX_IMPORT_BYTES = 2 * 1024**3
 MAX_IMPORT_ROWS = 20_000_000
@@ -249,19 +253,12 @@ def run_batch_inference(run: JobRun) -> dict:
 def _batch_inference(principal: Principal, arn: str) -> dict:
     job = _resource(principal, arn)
     version = _resource(principal, job.spec["solutionVersionArn"])
-    model = serving.loaded_model(version)
+    model = serving.served_model(principal, version,
+                                 (job.spec.get("batchInferenceJobConfig") or {}).get("itemExplorationConfig"))
     filter_row = ANY.find(principal, job.spec["filterArn"]) if job.spec.get("filterArn") else None
-    source = job.spec["jobInput"]["s3DataSource"]["path"]
-    destination = job.spec["jobOutput"]["s3DataDestination"]["path"]
-    uris = list_input_objects(principal.account_id, source,
-                              unreadable=lambda error: TrainingFailed(f"Could not read {source}: {error}"),
-                              empty=lambda uri: TrainingFailed(f"No input files were found at {uri}."))
+    source, destination = job.spec["jobInput"]["s3DataSource"]["path"], job.spec["jobOutput"]["s3DataDestination"]["path"]
     lines_done = 0
-    for uri in uris:
-        try:
-            raw = runtime().blobs.read(uri, principal.account_id, max_bytes=MAX_BATCH_INPUT_BYTES)
-        except BlobError as error:
-            raise TrainingFailed(f"Could not read {uri}: {error}") from None
+    for uri, raw in _input_files(principal, source):
         out = []
         for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
             if not line.strip():
@@ -270,13 +267,125 @@ def _batch_inference(principal: Principal, arn: str) -> dict:
             if lines_done > MAX_BATCH_LINES:
                 raise TrainingFailed(f"The input has more than {MAX_BATCH_LINES} lines.")
             out.append(json.dumps(serving.batch_line(principal, version, model, filter_row, job.spec, line, number)))
-        name = relative_name(source, uri) + ".out"
-        target = destination if destination.endswith("/") else destination + "/"
-        try:
-            runtime().blobs.write(target + name, ("\n".join(out) + "\n").encode(), principal.account_id)
-        except BlobError as error:
-            raise TrainingFailed(f"Could not write {target + name}: {error}") from None
+        _write(principal, _folder(destination) + relative_name(source, uri) + ".out", ("\n".join(out) + "\n").encode())
     return {"lines": lines_done}
+
+
+def _input_files(principal: Principal, source: str) -> list[tuple[str, bytes]]:
+    uris = list_input_objects(principal.account_id, source,
+                              unreadable=lambda error: TrainingFailed(f"Could not read {source}: {error}"),
+                              empty=lambda uri: TrainingFailed(f"No input files were found at {uri}."))
+    files = []
+    for uri in uris:
+        try:
+            files.append((uri, runtime().blobs.read(uri, principal.account_id, max_bytes=MAX_BATCH_INPUT_BYTES)))
+        except BlobError as error:
+            raise TrainingFailed(f"Could not read {uri}: {error}") from None
+    return files
+
+
+def _write(principal: Principal, uri: str, data: bytes) -> None:
+    try:
+        runtime().blobs.write(uri, data, principal.account_id)
+    except BlobError as error:
+        raise TrainingFailed(f"Could not write {uri}: {error}") from None
+
+
+def _folder(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
+
+
+@job_kind(BATCH_SEGMENT_KIND, QUEUE)
+def run_batch_segment(run: JobRun) -> dict:
+    return run.step(_batch_segment, run.principal, run.details["arn"])
+
+
+def _batch_segment(principal: Principal, arn: str) -> dict:
+    job = _resource(principal, arn)
+    version = _resource(principal, job.spec["solutionVersionArn"])
+    model = serving.served_model(principal, version)
+    filter_row = ANY.find(principal, job.spec["filterArn"]) if job.spec.get("filterArn") else None
+    source, destination = job.spec["jobInput"]["s3DataSource"]["path"], job.spec["jobOutput"]["s3DataDestination"]["path"]
+    lines_done = 0
+    for uri, raw in _input_files(principal, source):
+        out = []
+        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            lines_done += 1
+            if lines_done > MAX_BATCH_LINES:
+                raise TrainingFailed(f"The input has more than {MAX_BATCH_LINES} lines.")
+            out.append(json.dumps(serving.segment_line(principal, version, model, filter_row, job.spec, line,
+                                                       number)))
+        _write(principal, _folder(destination) + relative_name(source, uri) + ".out", ("\n".join(out) + "\n").encode())
+    return {"lines": lines_done}
+
+
+@job_kind(EXPORT_KIND, QUEUE)
+def run_export(run: JobRun) -> dict:
+    return run.step(_export, run.principal, run.details["arn"])
+
+
+def _export(principal: Principal, arn: str) -> dict:
+    """The dataset's rows as CSV with the schema's header: BULK what imports stored, PUT what personalize-events
+    recorded, ALL both; written to <path>/<jobName>/part-00000.csv."""
+    job = _resource(principal, arn)
+    dataset = _resource(principal, job.parent_arn)
+    schema = datasets.schema_of(principal, dataset)
+    mode = job.spec["ingestionMode"]
+    frames = []
+    if mode in ("BULK", "ALL"):
+        stored = datasets.stored_frame(dataset)
+        if stored is not None:
+            frames.append(stored)
+    if mode in ("PUT", "ALL"):
+        if dataset.spec["datasetType"] == "Interactions":
+            frames.append(datasets.events_frame(principal, dataset.parent_arn))
+        else:
+            recorded = datasets.records_frame(principal, dataset)
+            if recorded is not None:
+                frames.append(recorded)
+    columns = [field.key for field in schema.fields]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    frame = frame.reindex(columns=columns)
+    _write(principal, _folder(job.spec["jobOutput"]["s3DataDestination"]["path"]) + f"{job.name}/part-00000.csv",
+           write_csv(frame, schema))
+    return {"rows": len(frame)}
+
+
+@job_kind(DATA_DELETION_KIND, QUEUE)
+def run_data_deletion(run: JobRun) -> dict:
+    return run.step(_data_deletion, run.principal, run.details["arn"])
+
+
+def _data_deletion(principal: Principal, arn: str) -> dict:
+    """Every record of the users the CSV lists (a USER_ID column): their imported and recorded interactions and
+    their Users rows. Models trained before keep what they learnt until the next training, as on AWS."""
+    job = _resource(principal, arn)
+    users: set[str] = set()
+    for uri, raw in _input_files(principal, job.spec["dataSource"]["dataLocation"]):
+        try:
+            frame = pd.read_csv(io.BytesIO(raw), dtype=str)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise TrainingFailed(f"{uri} is not a readable CSV file: {error}") from None
+        column = next((name for name in frame.columns if name.upper() == "USER_ID"), None)
+        if column is None:
+            raise TrainingFailed(f"{uri} has no USER_ID column.")
+        users.update(frame[column].dropna())
+    deleted = 0
+    found = datasets.datasets(principal, job.parent_arn)
+    for kind in ("Interactions", "Users"):
+        dataset = found.get(kind)
+        stored = datasets.stored_frame(dataset) if dataset is not None else None
+        if stored is not None:
+            keep = ~stored["USER_ID"].astype(str).isin(users)
+            deleted += int((~keep).sum())
+            path = datasets.stored_path(dataset)
+            partial = path.with_suffix(".partial")
+            stored[keep].reset_index(drop=True).to_parquet(partial, index=False)
+            partial.replace(path)
+    deleted += datasets.forget_users(principal, job.parent_arn, found.get("Users"), users)
+    return {"numDeleted": deleted}
 
 
 # ------------------------------------------------------------------------------------------------ removal
