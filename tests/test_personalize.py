@@ -449,3 +449,47 @@ def test_domain_recommender_trains_and_serves(personalize, runtime, trained, mov
     assert code == "InvalidInputException"
     personalize.start_recommender(recommenderArn=arn)
     assert len(runtime.get_recommendations(recommenderArn=arn, userId="196")["itemList"]) == 25
+
+
+def test_next_best_action_from_action_interactions(personalize, events, runtime, trained, movies):
+    """Actions made from ML-100k: "join the <genre> club", taken for each genre of each movie a user rated 4 or 5.
+    The next best actions of a user are the clubs of the genres they rate highly; PutActionInteractions shifts them."""
+    ratings, items = movies
+    s3, bucket = trained["s3"], trained["bucket"]
+    genres = items.assign(GENRE=items["GENRES"].str.split("|")).explode("GENRE")[["ITEM_ID", "GENRE"]]
+    genres = genres[genres["GENRE"] != ""]
+    liked = ratings[ratings["EVENT_VALUE"] >= 4].merge(genres, on="ITEM_ID")
+    taken = pd.DataFrame({"USER_ID": liked["USER_ID"], "ACTION_ID": "club-" + liked["GENRE"],
+                          "TIMESTAMP": liked["TIMESTAMP"], "EVENT_TYPE": "Taken"})
+    actions = pd.DataFrame({"ACTION_ID": sorted(set(taken["ACTION_ID"]))}).assign(KIND="club")
+    action_schema = {"type": "record", "name": "Actions", "namespace": "com.amazonaws.personalize.schema",
+                     "fields": [{"name": "ACTION_ID", "type": "string"},
+                                {"name": "KIND", "type": "string", "categorical": True}], "version": "1.0"}
+    taken_schema = {"type": "record", "name": "ActionInteractions", "namespace": "com.amazonaws.personalize.schema",
+                    "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ACTION_ID", "type": "string"},
+                               {"name": "TIMESTAMP", "type": "long"}, {"name": "EVENT_TYPE", "type": "string"}],
+                    "version": "1.0"}
+    group = personalize.create_dataset_group(name=unique("actions"))["datasetGroupArn"]
+    for name, dataset_type, schema, frame in (("clubs", "Actions", action_schema, actions),
+                                              ("joined", "Action_Interactions", taken_schema, taken)):
+        arn = personalize.create_schema(name=unique(name), schema=json.dumps(schema))["schemaArn"]
+        _, done = imported_dataset(personalize, s3, bucket, group, name, dataset_type, arn, csv_bytes(frame),
+                                   f"actions/{name}.csv")
+        assert done["status"] == "ACTIVE", done.get("failureReason")
+    _, version = trained_version(personalize, group, "arn:aws:personalize:::recipe/aws-next-best-action")
+    campaign = campaign_of(personalize, version)
+    user = "13"
+    answer = runtime.get_action_recommendations(campaignArn=campaign, userId=user, numResults=3)
+    top = [entry["actionId"] for entry in answer["actionList"]]
+    counts = taken[taken["USER_ID"] == user]["ACTION_ID"].value_counts()
+    # (recency weighting lets the genres of recent ratings in beside the most frequent ones)
+    assert len(top) == 3 and top[0] in set(counts.index[:6]) and set(top) <= set(counts.index)
+    # A new member who joins the horror and sci-fi clubs gets other next actions than a member with no history.
+    cold = runtime.get_action_recommendations(campaignArn=campaign, userId=unique("member"), numResults=3)
+    tracker = personalize.create_event_tracker(name=unique("tracker"), datasetGroupArn=group)
+    member = unique("member")
+    events.put_action_interactions(trackingId=tracker["trackingId"], actionInteractions=[
+        {"actionId": action, "userId": member, "sessionId": "s1", "eventType": "Taken", "timestamp": 1_000_000_000}
+        for action in ["club-Horror", "club-Sci-Fi", "club-Horror"]])
+    joined = runtime.get_action_recommendations(campaignArn=campaign, userId=member, numResults=3)["actionList"]
+    assert [entry["actionId"] for entry in joined] != [entry["actionId"] for entry in cold["actionList"]]

@@ -44,12 +44,15 @@ def stored_frame(dataset: PersonalizeResource) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
-def events_frame(principal: Principal, group_arn: str, user_id: str | None = None) -> pd.DataFrame:
-    """The interactions personalize-events recorded for the group (of one user when given)."""
+def events_frame(principal: Principal, group_arn: str, user_id: str | None = None, target: str = "item"
+                 ) -> pd.DataFrame:
+    """The interactions personalize-events recorded for the group (of one user when given): item interactions, or
+    with target "action" action interactions (their action id in ITEM_ID)."""
     query = select(RecordedEvent.user_id, RecordedEvent.item_id, RecordedEvent.timestamp, RecordedEvent.event_type,
                    RecordedEvent.event_value).where(
         RecordedEvent.account_id == principal.account_id, RecordedEvent.region == principal.region,
-        RecordedEvent.dataset_group_arn == group_arn, RecordedEvent.item_id.is_not(None))
+        RecordedEvent.dataset_group_arn == group_arn, RecordedEvent.item_id.is_not(None),
+        RecordedEvent.target == target)
     if user_id is not None:
         query = query.where(RecordedEvent.user_id == user_id)
     with session() as db:
@@ -146,6 +149,21 @@ def group_data(principal: Principal, group_arn: str) -> RecommenderData:
     return RecommenderData(interactions=interactions_frame(principal, group_arn, found.get("Interactions")),
                            items=metadata_frame(principal, items), users=metadata_frame(principal, found.get("Users")),
                            textual_fields=tuple(textual))
+
+
+def action_data(principal: Principal, group_arn: str) -> RecommenderData:
+    """The group's actions and action interactions as the algorithms read items and interactions (the action id in
+    ITEM_ID): what aws-next-best-action trains on."""
+    found = datasets(principal, group_arn)
+    stored = stored_frame(found["Action_Interactions"]) if "Action_Interactions" in found else None
+    events = events_frame(principal, group_arn, target="action")
+    if stored is not None:
+        stored = stored.rename(columns={"ACTION_ID": "ITEM_ID"})
+        events = stored if events.empty else pd.concat([stored, events], ignore_index=True)
+    actions = metadata_frame(principal, found.get("Actions"))
+    if actions is not None:
+        actions = actions.rename(columns={"ACTION_ID": "ITEM_ID"})
+    return RecommenderData(interactions=events, items=actions, textual_fields=())
 
 
 def dataset_fields(principal: Principal, group_arn: str) -> dict[str, set[str]]:

@@ -109,3 +109,30 @@ def put_items(ctx: RequestContext, request: dict) -> dict:
 @provider.operation("PutUsers")
 def put_users(ctx: RequestContext, request: dict) -> dict:
     return _put_records(ctx, request["datasetArn"], "Users", request["users"], "userId", "user")
+
+
+@provider.operation("PutActions")
+def put_actions(ctx: RequestContext, request: dict) -> dict:
+    return _put_records(ctx, request["datasetArn"], "Actions", request["actions"], "actionId", "action")
+
+
+@provider.operation("PutActionInteractions")
+def put_action_interactions(ctx: RequestContext, request: dict) -> dict:
+    tracker = _tracker(ctx, request["trackingId"])
+    found = datasets.datasets(ctx.principal, tracker.parent_arn)
+    if "Action_Interactions" not in found:
+        raise EventsNotFound(f"The dataset group {tracker.parent_arn} has no Action_Interactions dataset.")
+    fields = {field.key for field in datasets.schema_of(ctx.principal, found["Action_Interactions"]).fields}
+    rows = []
+    for index, interaction in enumerate(request["actionInteractions"]):
+        what = f"action interaction {index + 1}"
+        properties = _schema_names(fields, _properties(interaction.get("properties"), what), what,
+                                   EVENT_MEMBERS | {"ACTION_ID"})
+        rows.append(RecordedEvent(
+            account_id=ctx.account_id, region=ctx.region, dataset_group_arn=tracker.parent_arn, target="action",
+            user_id=interaction.get("userId"), session_id=interaction["sessionId"], item_id=interaction["actionId"],
+            event_type=interaction["eventType"], event_value=None,
+            timestamp=int(interaction["timestamp"].timestamp()), properties=properties or None))
+    with session() as db:
+        db.add_all(rows)
+    return {}

@@ -25,7 +25,7 @@ from services.personalize.errors import (
 from services.personalize.errors import errors as personalize_errors
 from services.personalize.filters import parse_filter
 from services.personalize.recipes import (
-    LISTED_SINCE, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION, USER_SEGMENTATION, recipe,
+    LISTED_SINCE, PERSONALIZED_ACTIONS, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION, USER_SEGMENTATION, recipe,
 )
 from services.personalize.schemas import DATASET_TYPES, check_dataset_schema, parse_schema
 from services.personalize.store import (
@@ -471,9 +471,12 @@ def create_solution(ctx: RequestContext, request: dict) -> dict:
         except ValueError:
             raise InvalidInput(f"eventValueThreshold {threshold} is not a number.") from None
     training.check_hyperparameters(chosen[0].algorithm, config.get("algorithmHyperParameters") or {})
-    datasets = {row.spec["datasetType"] for row in children(ctx, group.arn, DATASET)}
-    if "Interactions" not in datasets and chosen[0].recipe_type != "PERSONALIZED_ACTIONS":
-        raise InvalidInput(f"The dataset group {group.arn} has no Interactions dataset.")
+    present = {row.spec["datasetType"] for row in children(ctx, group.arn, DATASET)}
+    needed = ("Actions", "Action_Interactions") if chosen[0].recipe_type == PERSONALIZED_ACTIONS else ("Interactions",)
+    for dataset_type in needed:
+        if dataset_type not in present:
+            raise InvalidInput(f"The dataset group {group.arn} has no {dataset_type} dataset, which the recipe "
+                               f"{chosen[0].name} trains on.")
     arn = resource_arn(ctx, SOLUTION, request["name"])
     _create(ctx, SOLUTION, arn, request["name"], {**request, "performAutoTraining": False}, parent=group.arn)
     return {"solutionArn": arn}

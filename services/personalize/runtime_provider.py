@@ -62,3 +62,9 @@ def get_personalized_ranking(ctx: RequestContext, request: dict) -> dict:
     _no_context(request)
     served = _served(ctx, request)
     return _answer(lambda: serving.ranking(ctx.principal, served, request))
+
+
+@provider.operation("GetActionRecommendations")
+def get_action_recommendations(ctx: RequestContext, request: dict) -> dict:
+    served = _served(ctx, request)
+    return _answer(lambda: serving.action_recommendations(ctx.principal, served, request))

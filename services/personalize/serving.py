@@ -25,7 +25,7 @@ from services.gateway.errors import ServiceError
 from services.personalize import datasets
 from services.personalize.errors import RuntimeInvalidInput, RuntimeNotFound, TrainingFailed
 from services.personalize.filters import FilterExpression, parse_filter, parse_filter_values
-from services.personalize.recipes import PERSONALIZED_RANKING, RELATED_ITEMS, USER_PERSONALIZATION
+from services.personalize.recipes import PERSONALIZED_ACTIONS, PERSONALIZED_RANKING, RELATED_ITEMS, USER_PERSONALIZATION, Recipe, recipe
 from services.personalize.store import (
     ACTIVE, ANY, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, children, model_path,
 )
@@ -98,12 +98,22 @@ class Served:
     config: dict
 
     @property
+    def recipe_type(self) -> str:
+        return recipe_of(self.version).recipe_type
+
+    @property
     def exploration(self) -> dict | None:
         return self.config.get("itemExplorationConfig")
 
     @property
     def with_metadata(self) -> bool:
         return bool(self.config.get("enableMetadataWithRecommendations"))
+
+
+def recipe_of(version: PersonalizeResource) -> Recipe:
+    """The recipe a solution version or recommender trained (AutoML's best one, once trained)."""
+    result = version.state()[2] or {}
+    return recipe(result.get("recipeArn") or version.spec["snapshot"]["recipeArn"])
 
 
 def served_by(principal: Principal, row: PersonalizeResource) -> Served:
@@ -277,7 +287,7 @@ def recommendations(principal: Principal, served: Served, request: dict) -> dict
     _check_metadata(served, metadata_columns)
     number = check_results(request.get("numResults"), bool(metadata_columns))
     user_id, item_id = request.get("userId"), request.get("itemId")
-    recipe_type = model.recipe_type
+    recipe_type = served.recipe_type
     if recipe_type == RELATED_ITEMS and not item_id:
         raise RuntimeInvalidInput("itemId is required for a related-items campaign.")
     if recipe_type == USER_PERSONALIZATION and not user_id:
@@ -331,9 +341,9 @@ def _promote(principal, model, promotion, pairs, number, candidates, user_id, hi
 def ranking(principal: Principal, served: Served, request: dict) -> dict:
     version = served.version
     model = served_model(principal, version)
-    if model.recipe_type != PERSONALIZED_RANKING:
+    if served.recipe_type != PERSONALIZED_RANKING:
         raise RuntimeInvalidInput(f"GetPersonalizedRanking needs a personalized-ranking campaign; this one is "
-                                  f"{model.recipe_type}.")
+                                  f"{served.recipe_type}.")
     inputs = request["inputList"]
     if not 1 <= len(inputs) <= MAX_RANKING_INPUTS:
         raise RuntimeInvalidInput(f"inputList must have between 1 and {MAX_RANKING_INPUTS} items.")
@@ -352,6 +362,25 @@ def ranking(principal: Principal, served: Served, request: dict) -> dict:
     items = [item for item, _ in pairs]
     metadata = _metadata(data, metadata_columns, items)
     return {"personalizedRanking": _scored(PERSONALIZED_RANKING, pairs, metadata, set(), None),
+            "recommendationId": recommendation_id()}
+
+
+def action_recommendations(principal: Principal, served: Served, request: dict) -> dict:
+    """The actions a user is most likely to take next; actions stay recommendable after they are taken, as
+    Personalize's repeatable actions do."""
+    if served.recipe_type != PERSONALIZED_ACTIONS:
+        raise RuntimeInvalidInput(f"GetActionRecommendations needs a next-best-action campaign; this one is "
+                                  f"{served.recipe_type}.")
+    if request.get("filterArn"):
+        raise RuntimeInvalidInput("Filters select items and users; this gateway has no action filters.")
+    number = check_results(request.get("numResults"), False)
+    version = served.version
+    model = served_model(principal, version)
+    user_id = request.get("userId")
+    history = [] if not user_id else list(datasets.events_frame(
+        principal, version.details["datasetGroupArn"], user_id, target="action")["ITEM_ID"])
+    pairs = model.recommend(user_id, number, history=history, exclude_seen=False)
+    return {"actionList": [{"actionId": action, "score": float(f"{score:.7g}")} for action, score in pairs],
             "recommendationId": recommendation_id()}
 
 
@@ -375,14 +404,15 @@ def batch_line(principal: Principal, version: PersonalizeResource, model: Traine
     if filter_row is not None:
         allowed = filter_mask(principal, filter_row, given.get("filterValues"), candidates, user_id, data)
     number_wanted = spec["numResults"]
-    if model.recipe_type == PERSONALIZED_RANKING:
+    recipe_type = recipe_of(version).recipe_type
+    if recipe_type == PERSONALIZED_RANKING:
         if not isinstance(item_list, list) or not user_id:
             return {"input": given, "output": None, "error": "A ranking line needs userId and itemList."}
         pairs = model.rank(str(user_id), [str(item) for item in item_list])
         if allowed is not None:
             keep = set(candidates[allowed])
             pairs = [pair for pair in pairs if pair[0] in keep]
-    elif model.recipe_type == RELATED_ITEMS:
+    elif recipe_type == RELATED_ITEMS:
         if not item_id:
             return {"input": given, "output": None, "error": "A related-items line needs itemId."}
         pairs = model.related(str(item_id), number_wanted, allowed=allowed) or \
@@ -392,7 +422,7 @@ def batch_line(principal: Principal, version: PersonalizeResource, model: Traine
             return {"input": given, "output": None, "error": "A user-personalization line needs userId."}
         pairs = model.recommend(str(user_id), number_wanted, allowed=allowed)
     output = {"recommendedItems": [item for item, _ in pairs]}
-    if model.recipe_type in SCORED:
+    if recipe_type in SCORED:
         output["scores"] = [None if score is None else float(f"{score:.7g}") for _, score in pairs]
     return {"input": given, "output": output, "error": None}
 

@@ -109,7 +109,8 @@ class RecordedEvent(ScopedByArn, Base):
     dataset_group_arn: Mapped[str] = mapped_column(String(256), index=True)
     user_id: Mapped[str | None] = mapped_column(String(256), index=True)
     session_id: Mapped[str] = mapped_column(String(256), index=True)
-    item_id: Mapped[str | None] = mapped_column(String(256))
+    item_id: Mapped[str | None] = mapped_column(String(256))  # the action's id for an action interaction
+    target: Mapped[str] = mapped_column(String(8), default="item")  # "item" (PutEvents), "action" (PutActionInteractions)
     event_type: Mapped[str] = mapped_column(String(256))
     event_value: Mapped[float | None] = mapped_column(Float)
     timestamp: Mapped[int] = mapped_column(BigInteger)  # epoch seconds (sentAt)

@@ -145,8 +145,6 @@ def _event_filters(snapshot: dict, item: Recipe) -> tuple[str | None, float | No
 
 def check_minimums(data, item: Recipe, event_type: str | None, threshold: float | None) -> None:
     """AWS's minimums for training: 1,000 interactions, 25 users with 2 or more each (after the event filters)."""
-    if item.recipe_type == PERSONALIZED_ACTIONS:
-        return
     frame = data.interactions
     if event_type is not None and "EVENT_TYPE" in frame:
         frame = frame[frame["EVENT_TYPE"] == event_type]
@@ -188,7 +186,9 @@ def run_solution_version(run: JobRun) -> dict:
 def _prepared(principal: Principal, arn: str, recipe_arn: str):
     version = _resource(principal, arn)
     item = recipe(recipe_arn)
-    data = datasets.group_data(principal, version.details["datasetGroupArn"])
+    group_arn = version.details["datasetGroupArn"]
+    data = datasets.action_data(principal, group_arn) if item.recipe_type == PERSONALIZED_ACTIONS else \
+        datasets.group_data(principal, group_arn)
     event_type, threshold = _event_filters(version.spec["snapshot"], item)
     check_minimums(data, item, event_type, threshold)
     return version, item, data, event_type, threshold
@@ -219,7 +219,7 @@ def _hyperparameters(principal: Principal, arn: str, recipe_arn: str) -> dict[st
 
 def _metrics(principal: Principal, arn: str, recipe_arn: str, hyperparameters: dict[str, str]) -> dict:
     _, item, data, event_type, threshold = _prepared(principal, arn, recipe_arn)
-    if item.recipe_type in (USER_SEGMENTATION, PERSONALIZED_ACTIONS):
+    if item.recipe_type == USER_SEGMENTATION:
         return {}
     try:
         metrics = evaluate_aws(item.algorithm, data, hyperparameters, seed=0, event_type=event_type,
