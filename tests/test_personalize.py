@@ -493,3 +493,49 @@ def test_next_best_action_from_action_interactions(personalize, events, runtime,
         for action in ["club-Horror", "club-Sci-Fi", "club-Horror"]])
     joined = runtime.get_action_recommendations(campaignArn=campaign, userId=member, numResults=3)["actionList"]
     assert [entry["actionId"] for entry in joined] != [entry["actionId"] for entry in cold["actionList"]]
+
+
+def test_promotions_metadata_and_current_item_filters(personalize, runtime, trained, movies):
+    _, items = movies
+    genres = genres_of(items)
+    comedies = personalize.create_filter(name=unique("comedy"), datasetGroupArn=trained["group"],
+                                         filterExpression='INCLUDE ItemID WHERE Items.GENRES IN ("Comedy")')
+    campaign = campaign_of(personalize, trained["version"], campaignConfig={"enableMetadataWithRecommendations": True})
+    answer = runtime.get_recommendations(
+        campaignArn=campaign, userId="244", numResults=20, metadataColumns={"ITEMS": ["GENRES", "YEAR"]},
+        promotions=[{"name": "laughs", "percentPromotedItems": 25, "filterArn": comedies["filterArn"]}])["itemList"]
+    promoted = [entry for entry in answer if entry.get("promotionName") == "laughs"]
+    assert len(answer) == 20 and len(promoted) == 5
+    assert all("Comedy" in genres[entry["itemId"]] for entry in promoted)
+    assert all(entry["metadata"]["GENRES"].replace("|", " ") and set(entry["metadata"]) == {"GENRES", "YEAR"}
+               for entry in answer)
+    assert answer[0]["metadata"]["GENRES"].split("|") and set(answer[0]["metadata"]["GENRES"].split("|")) == \
+        genres[answer[0]["itemId"]]
+    code, _ = error_code_and_message(lambda: runtime.get_recommendations(
+        campaignArn=trained["campaign"], userId="244", metadataColumns={"ITEMS": ["GENRES"]}))
+    assert code == "InvalidInputException"  # a campaign without enableMetadataWithRecommendations
+    # Related items of the same first genre as the item asked about (CurrentItem), on a SIMS campaign.
+    _, version = trained_version(personalize, trained["group"], SIMS)
+    sims = campaign_of(personalize, version)
+    same = personalize.create_filter(name=unique("same-genre"), datasetGroupArn=trained["group"],
+                                     filterExpression="INCLUDE ItemID WHERE Items.GENRES IN CurrentItem.GENRES")
+    related = runtime.get_recommendations(campaignArn=sims, itemId="1", numResults=10,
+                                          filterArn=same["filterArn"])["itemList"]
+    assert len(related) == 10 and all(genres[entry["itemId"]] & genres["1"] for entry in related)
+
+
+def test_stopping_and_updating_solution_versions(personalize, trained):
+    solution = personalize.create_solution(name=unique("tuned"), datasetGroupArn=trained["group"], recipeArn=UP,
+                                           performHPO=True)["solutionArn"]
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    personalize.stop_solution_version_creation(solutionVersionArn=version)
+    stopped = wait(lambda: personalize.describe_solution_version(solutionVersionArn=version), "solutionVersion")
+    assert stopped["status"] in ("CREATE STOPPED", "ACTIVE")  # a stop lands between steps; a fast one may finish
+    code, _ = error_code_and_message(lambda: personalize.stop_solution_version_creation(solutionVersionArn=version))
+    assert code == "ResourceInUseException"
+    updated = personalize.create_solution_version(solutionArn=trained["solution"],
+                                                  trainingMode="UPDATE")["solutionVersionArn"]
+    done = wait(lambda: personalize.describe_solution_version(solutionVersionArn=updated), "solutionVersion")
+    assert done["status"] == "ACTIVE" and done["trainingMode"] == "UPDATE"
+    listed = personalize.list_solution_versions(solutionArn=trained["solution"])["solutionVersions"]
+    assert [entry["solutionVersionArn"] for entry in listed][:1] == [updated]

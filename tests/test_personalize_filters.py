@@ -412,7 +412,8 @@ def test_fields_are_checked_case_insensitively():
     ('INCLUDE ItemID WHERE Items.GENRE IN ($G, "a")', "expected ')' at position 39"),
     ('INCLUDE ItemID WHERE Items.GENRE IN ("abc)', "closing '\"' for the string that starts at position 37"),
     ('INCLUDE ItemID WHERE Items.GENRE IN ($)', "expected a parameter name after '$' at position 38"),
-    ("INCLUDE ItemID WHERE Items.PRICE != 3", "expected IN, NOT IN, =, <, <=, > or >= at position 33"),
+    ("INCLUDE ItemID WHERE Items.PRICE <> 3", "expected IN, NOT IN, =, !=, <, <=, > or >= at position 33"),
+    ('INCLUDE ItemID WHERE Items.PRICE != "3"', "expected a number or a $parameter at position 36"),
     ("INCLUDE ItemID WHERE Items.PRICE < ", "expected a number or a $parameter at position 35"),
     ('INCLUDE ItemID WHERE Items.PRICE < "3"', "expected a number or a $parameter at position 35"),
     ("INCLUDE ItemID WHERE Items.PRICE < ($P", "expected ')' at position 38"),
@@ -581,3 +582,11 @@ def test_evaluation_is_fast_on_a_catalog():
                 and c not in purchased for c in candidates]
     assert mask.tolist() == expected
     assert per_call < 0.01, f"{per_call * 1000:.2f} ms per evaluation"  # about 0.5 ms here
+
+
+def test_not_equal_compares_numbers_and_never_matches_a_missing_value():
+    """`!=` is one of the documented comparison operators (creating-filter-expressions.html: =, <, <=, >, >= and
+    !=); like the others, a missing value matches no condition."""
+    items = pd.DataFrame({"ITEM_ID": ["a", "b", "c"], "PRICE": [3.0, 4.0, None]})
+    expression = parse_filter("INCLUDE ItemID WHERE Items.PRICE != 3")
+    assert expression.allowed_items(np.array(["a", "b", "c"], dtype=object), items).tolist() == [False, True, False]

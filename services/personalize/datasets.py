@@ -7,6 +7,10 @@ metadata fields.
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pandas as pd
 from sqlalchemy import delete, func, select
 
@@ -164,6 +168,27 @@ def action_data(principal: Principal, group_arn: str) -> RecommenderData:
     if actions is not None:
         actions = actions.rename(columns={"ACTION_ID": "ITEM_ID"})
     return RecommenderData(interactions=events, items=actions, textual_fields=())
+
+
+def save_copy(data: RecommenderData, folder: Path) -> None:
+    """A training's own copy of the data (Parquet files in `folder`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("interactions", "items", "users"):
+        frame = getattr(data, part)
+        if frame is not None:
+            frame.to_parquet(folder / f"{part}.parquet", index=False)
+    (folder / "textual.json").write_text(json.dumps(list(data.textual_fields or ())))
+
+
+def load_copy(folder: Path) -> RecommenderData:
+    parts = {part: pd.read_parquet(folder / f"{part}.parquet") if (folder / f"{part}.parquet").exists() else None
+             for part in ("interactions", "items", "users")}
+    return RecommenderData(**parts, textual_fields=tuple(json.loads((folder / "textual.json").read_text())))
+
+
+def remove_copy(folder: Path) -> None:
+    if folder.is_dir():
+        shutil.rmtree(folder)
 
 
 def dataset_fields(principal: Principal, group_arn: str) -> dict[str, set[str]]:

@@ -18,7 +18,7 @@ parameter names and categorical data are case-sensitive, except event types, whi
     user_cond   = "CurrentUser" "." FIELD test ;
     test        = "IN" ( "(" list ")" | current_item )
                 | "NOT" "IN" "(" STRING { "," STRING } ")"             (* no $parameter with NOT IN *)
-                | ( "=" | "<" | "<=" | ">" | ">=" ) operand ;
+                | ( "=" | "!=" | "<" | "<=" | ">" | ">=" ) operand ;
     list        = PARAM | STRING { "," STRING } ;
     operand     = NUMBER | PARAM | "(" ( NUMBER | PARAM ) ")" | current_item
                 | STRING ;                                             (* STRING with "=" only *)
@@ -82,8 +82,8 @@ MAX_INTERACTIONS_PER_EVENT_TYPE = 100
 DATASETS = ("Items", "Users", "Interactions")
 _DATASET_BY_UPPER = {name.upper(): name for name in DATASETS}
 _KEYS = {"Items": "ITEM_ID", "Users": "USER_ID"}
-_COMPARISONS = ("=", "<", "<=", ">", ">=")
-_ORDERINGS = ("<", "<=", ">", ">=")
+_COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+_ORDERINGS = ("!=", "<", "<=", ">", ">=")  # numbers only (`=` also matches strings)
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_]{1,%d}" % MAX_PARAMETER_NAME)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -375,7 +375,7 @@ class _Parser:
             op = "IN"
         elif tok.kind == "op":
             if tok.text not in _COMPARISONS:
-                raise _error(f"expected IN, NOT IN, =, <, <=, > or >= at position {tok.pos} (found "
+                raise _error(f"expected IN, NOT IN, =, !=, <, <=, > or >= at position {tok.pos} (found "
                              f"{tok.describe()}): operator {tok.text} is not supported")
             self.advance()
             op = tok.text
@@ -678,6 +678,8 @@ def _compare(values, op: str, number: float):
             return values > number
         if op == ">=":
             return values >= number
+        if op == "!=":
+            return (values != number) & ~np.isnan(values)  # a missing value matches no condition
         return values == number
 
 

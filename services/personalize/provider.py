@@ -471,6 +471,7 @@ def create_solution(ctx: RequestContext, request: dict) -> dict:
         except ValueError:
             raise InvalidInput(f"eventValueThreshold {threshold} is not a number.") from None
     training.check_hyperparameters(chosen[0].algorithm, config.get("algorithmHyperParameters") or {})
+    training.check_hpo_config(config.get("hpoConfig") or {})
     present = {row.spec["datasetType"] for row in children(ctx, group.arn, DATASET)}
     needed = ("Actions", "Action_Interactions") if chosen[0].recipe_type == PERSONALIZED_ACTIONS else ("Interactions",)
     for dataset_type in needed:

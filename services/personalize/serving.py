@@ -193,14 +193,15 @@ def _runtime_error(error: Exception) -> RuntimeInvalidInput:
 
 
 def filter_mask(principal: Principal, filter_row: PersonalizeResource, values: dict[str, str] | None,
-                candidates: np.ndarray, user_id: str | None, data: GroupData) -> np.ndarray:
+                candidates: np.ndarray, user_id: str | None, data: GroupData, current_item: str | None = None
+                ) -> np.ndarray:
     expression = compiled_filter(filter_row)
     try:
         parsed = parse_filter_values(expression, values or {})
+        return expression.allowed_items(candidates, data.items, data.user_interactions(user_id), data.users,
+                                        user_id, parsed, current_item=current_item)
     except ServiceError as error:  # the control plane's InvalidInput: the runtime answers its own
         raise _runtime_error(error) from None
-    return expression.allowed_items(candidates, data.items, data.user_interactions(user_id), data.users, user_id,
-                                    parsed)
 
 
 def _filter_row(principal: Principal, arn: str | None, group_arn: str) -> PersonalizeResource | None:
@@ -299,7 +300,8 @@ def recommendations(principal: Principal, served: Served, request: dict) -> dict
     allowed = None
     filter_row = _filter_row(principal, request.get("filterArn"), group_arn)
     if filter_row is not None:
-        allowed = filter_mask(principal, filter_row, request.get("filterValues"), candidates, user_id, data)
+        allowed = filter_mask(principal, filter_row, request.get("filterValues"), candidates, user_id, data,
+                              current_item=item_id)
     promotion = (request.get("promotions") or [None])[0]
     promoted: set[str] = set()
     if recipe_type == RELATED_ITEMS:

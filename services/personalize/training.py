@@ -14,7 +14,7 @@ import time
 
 import pandas as pd
 
-from models.recommend import DEFAULT_HYPERPARAMETERS, HPO_RANGES, evaluate_aws, train, tune
+from models.recommend import DEFAULT_HYPERPARAMETERS, HPO_RANGES, METRIC_NAMES, evaluate_aws, train, tune
 from services.gateway.context import Principal
 from services.gateway.jobs import JobRun, job_kind
 from services.gateway.kit.inputs import list_input_objects, relative_name
@@ -24,7 +24,9 @@ from services.personalize import datasets, serving
 from services.personalize.data import read_csv, write_csv
 from services.personalize.errors import InvalidInput, TrainingFailed
 from services.personalize.recipes import DOMAIN_EVENT_TYPES, PERSONALIZED_ACTIONS, USER_SEGMENTATION, Recipe, recipe
-from services.personalize.store import ANY, DATASET, SOLUTION_VERSION, PersonalizeResource, model_path
+from services.personalize.store import (
+    ANY, DATASET, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, data_path, model_path,
+)
 
 QUEUE = "personalize"
 IMPORT_KIND = "personalize.dataset-import"
@@ -42,6 +44,10 @@ MAX_BATCH_LINES = 500_000
 MIN_INTERACTIONS = 1000
 MIN_USERS = 25  # with at least 2 interactions each
 BAD_ROWS_SHOWN = 5
+# performHPO's trials (hpoResourceConfig.maxNumberOfTrainingJobs): AWS's default and the most this gateway runs.
+# They run one after another: maxParallelTrainingJobs can only be 1 here.
+DEFAULT_HPO_JOBS = 8
+MAX_HPO_JOBS = 40
 
 
 # ------------------------------------------------------------------------------------------------ hyperparameters
@@ -55,6 +61,24 @@ def hyperparameter_ranges(algorithm: str) -> dict:
     """DescribeAlgorithm's defaultHyperParameterRanges: the ranges performHPO searches."""
     return HPO_RANGES.get(algorithm) or {"integerHyperParameterRanges": [], "continuousHyperParameterRanges": [],
                                          "categoricalHyperParameterRanges": []}
+
+
+def check_hpo_config(hpo: dict) -> None:
+    """CreateSolution's hpoConfig: numbers where numbers go, within what this gateway runs."""
+    resources = hpo.get("hpoResourceConfig") or {}
+    for member, limit in (("maxNumberOfTrainingJobs", MAX_HPO_JOBS), ("maxParallelTrainingJobs", 1)):
+        value = resources.get(member)
+        if value is None:
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= limit:
+            raise InvalidInput(f"hpoResourceConfig.{member} must be a whole number from 1 to {limit}; it is {value}"
+                               + (" (trials run one at a time here)." if member == "maxParallelTrainingJobs" else "."))
+    objective = hpo.get("hpoObjective") or {}
+    if objective.get("metricName") and objective["metricName"] not in METRIC_NAMES:
+        raise InvalidInput(f"hpoObjective.metricName {objective['metricName']} is not valid; valid names are "
+                           f"{', '.join(METRIC_NAMES)}.")
+    if objective.get("type") not in (None, "Maximize"):
+        raise InvalidInput(f"hpoObjective.type {objective['type']} is not valid: every metric here is maximized.")
 
 
 def check_hyperparameters(algorithm: str, given: dict[str, str]) -> None:
@@ -162,10 +186,12 @@ def check_minimums(data, item: Recipe, event_type: str | None, threshold: float 
 def run_solution_version(run: JobRun) -> dict:
     """Tuning (performHPO), one training and its metrics per candidate recipe, then the best one's model."""
     arn = run.details["arn"]
-    started = time.time()
+    started = run.step(time.time, name="personalize.started")  # recorded: a resumed job counts from the start
     version = _resource(run.principal, arn)
     snapshot = version.spec["snapshot"]
     candidates = _recipes_of(snapshot)
+    # Every later step trains on this copy, so an import finishing mid-way cannot change the data between them.
+    run.step(_copy_data, run.principal, arn, candidates[0].arn, name="personalize.data")
     evaluated = []
     for index, item in enumerate(candidates):
         hyperparameters = run.step(_hyperparameters, run.principal, arn, item.arn, name=f"personalize.tune.{index}")
@@ -179,16 +205,23 @@ def run_solution_version(run: JobRun) -> dict:
     best = max(evaluated, key=lambda entry: entry[2].get(objective, 0.0))
     item, hyperparameters, metrics = best
     run.step(_train_model, run.principal, arn, item.arn, hyperparameters)
+    datasets.remove_copy(data_path(run.principal.account_id, arn, "data"))
     return {"metrics": metrics, "hyperparameters": hyperparameters, "recipeArn": item.arn,
             "trainingHours": round((time.time() - started) / 3600, 6)}
+
+
+def _copy_data(principal: Principal, arn: str, recipe_arn: str) -> None:
+    version = _resource(principal, arn)
+    group_arn = version.details["datasetGroupArn"]
+    data = datasets.action_data(principal, group_arn) if recipe(recipe_arn).recipe_type == PERSONALIZED_ACTIONS \
+        else datasets.group_data(principal, group_arn)
+    datasets.save_copy(data, data_path(principal.account_id, arn, "data"))
 
 
 def _prepared(principal: Principal, arn: str, recipe_arn: str):
     version = _resource(principal, arn)
     item = recipe(recipe_arn)
-    group_arn = version.details["datasetGroupArn"]
-    data = datasets.action_data(principal, group_arn) if item.recipe_type == PERSONALIZED_ACTIONS else \
-        datasets.group_data(principal, group_arn)
+    data = datasets.load_copy(data_path(principal.account_id, arn, "data"))
     event_type, threshold = _event_filters(version.spec["snapshot"], item)
     check_minimums(data, item, event_type, threshold)
     return version, item, data, event_type, threshold
@@ -206,11 +239,11 @@ def _hyperparameters(principal: Principal, arn: str, recipe_arn: str) -> dict[st
         return given
     hpo = (version.spec["snapshot"].get("solutionConfig") or {}).get("hpoConfig") or {}
     objective = (hpo.get("hpoObjective") or {}).get("metricName") or "normalized_discounted_cumulative_gain_at_10"
-    jobs = int((hpo.get("hpoResourceConfig") or {}).get("maxNumberOfTrainingJobs") or 8)
+    jobs = int((hpo.get("hpoResourceConfig") or {}).get("maxNumberOfTrainingJobs") or DEFAULT_HPO_JOBS)
     ranges = hpo.get("algorithmHyperParameterRanges") or None
     fixed = (version.spec["snapshot"].get("solutionConfig") or {}).get("algorithmHyperParameters") or {}
     try:
-        best, _ = tune(item.algorithm, data, seed=0, hpo_objective=objective, max_jobs=min(jobs, 16), ranges=ranges,
+        best, _ = tune(item.algorithm, data, seed=0, hpo_objective=objective, max_jobs=jobs, ranges=ranges,
                        hyperparameters=fixed, event_type=event_type, event_value_threshold=threshold)
     except ValueError as error:
         raise TrainingFailed(str(error)) from None
@@ -394,6 +427,7 @@ def _data_deletion(principal: Principal, arn: str) -> dict:
 def remove_data(row: PersonalizeResource) -> None:
     if row.kind == DATASET:
         datasets.stored_path(row).unlink(missing_ok=True)
-    elif row.kind == SOLUTION_VERSION:
+    elif row.kind in (SOLUTION_VERSION, RECOMMENDER):
         model_path(row).unlink(missing_ok=True)
+        datasets.remove_copy(data_path(row.account_id, row.arn, "data"))
 
