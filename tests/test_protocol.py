@@ -125,13 +125,11 @@ def test_not_implemented_json_service(gateway):
 
 
 @pytest.mark.parametrize("service, call", [
-    # polly: every request/response operation is implemented; tests/test_polly.py exercises its routes
+    # polly, personalize-runtime and personalize-events: every operation is implemented; tests/test_polly.py and
+    # tests/test_personalize.py exercise their routes
     ("lexv2-runtime", lambda c: c.recognize_text(botId="BOT1234567", botAliasId="ALIAS12345", localeId="en_US",
                                                  sessionId="session-1", text="hello")),
     ("lexv2-models", lambda c: c.list_bots()),
-    ("personalize-runtime", lambda c: c.get_recommendations(recommenderArn="arn:aws:personalize:us-east-1:1:r/x")),
-    ("personalize-events", lambda c: c.put_events(trackingId="t", sessionId="s", eventList=[
-        {"eventType": "click", "sentAt": 1700000000}])),
 ])
 def test_rest_json_routes_reach_the_right_operation(gateway, service, call):
     """rest-json services route on method + path; each unimplemented one names its own operation."""

@@ -6,9 +6,10 @@ Runs on numpy, scipy and pandas, `implicit` for ALS (imported when ALS trains), 
 aws-next-best-action takes the actions dataset as `items` and action interactions with the action id as ITEM_ID.
 """
 
-from models.recommend.algorithms import (DEFAULT_HYPERPARAMETERS, HPO_RANGES, RECIPE_TYPES, TrainedModel, train)
+from models.recommend.algorithms import (DEFAULT_HYPERPARAMETERS, HPO_RANGES, LICENCES, RECIPE_TYPES, TrainedModel,
+                                         train)
 from models.recommend.data import RecommenderData, movielens_100k
 from models.recommend.evaluation import METRIC_NAMES, evaluate_aws, tune
 
-__all__ = ["DEFAULT_HYPERPARAMETERS", "HPO_RANGES", "METRIC_NAMES", "RECIPE_TYPES", "RecommenderData", "TrainedModel",
+__all__ = ["DEFAULT_HYPERPARAMETERS", "HPO_RANGES", "LICENCES", "METRIC_NAMES", "RECIPE_TYPES", "RecommenderData", "TrainedModel",
            "evaluate_aws", "movielens_100k", "train", "tune"]

