@@ -333,6 +333,12 @@ def test_bad_input_gets_the_aws_errors(personalize, runtime, trained, gateway):
     code, _ = error_code_and_message(lambda: runtime.get_recommendations(
         campaignArn=trained["campaign"].replace("campaign/", "campaign/absent-"), userId="1"))
     assert code == "ResourceNotFoundException"
+    genre = personalize.create_filter(name=unique("genre"), datasetGroupArn=trained["group"],
+                                      filterExpression="INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)")["filterArn"]
+    for values in ({"GENRES": "Comedy"}, {"OTHER": '"Comedy"'}, {}):  # unquoted, an unknown key, INCLUDE's missing
+        code, message = error_code_and_message(lambda: runtime.get_recommendations(
+            campaignArn=trained["campaign"], userId="1", filterArn=genre, filterValues=values))
+        assert code == "InvalidInputException", (values, message)
     error = client_error(lambda: runtime.get_recommendations(campaignArn=trained["campaign"], userId="1",
                                                              context={"DEVICE": "phone"}))
     assert error.response["Error"]["Code"] == "NotImplementedException"

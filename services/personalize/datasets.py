@@ -115,10 +115,11 @@ def forget_users(principal: Principal, group_arn: str, users_dataset: Personaliz
     return deleted
 
 
-def forget_events(principal: Principal, group_arn: str) -> None:
+def forget_events(principal: Principal, group_arn: str, target: str) -> None:
     with session() as db:
         db.execute(delete(RecordedEvent).where(RecordedEvent.account_id == principal.account_id,
-                                               RecordedEvent.dataset_group_arn == group_arn))
+                                               RecordedEvent.dataset_group_arn == group_arn,
+                                               RecordedEvent.target == target))
 
 
 def metadata_frame(principal: Principal, dataset: PersonalizeResource | None) -> pd.DataFrame | None:

@@ -327,6 +327,9 @@ def delete_dataset(ctx: RequestContext, request: dict) -> dict:
     for job in children(ctx, row.arn):
         _remove(ctx, job)
     datasets.forget_records(ctx.principal, row.arn)
+    if row.spec["datasetType"] in ("Interactions", "Action_Interactions"):  # the recorded ones go with it
+        datasets.forget_events(ctx.principal, row.parent_arn,
+                               "item" if row.spec["datasetType"] == "Interactions" else "action")
     _remove(ctx, row)
     return {}
 
