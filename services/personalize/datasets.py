@@ -85,11 +85,20 @@ def records_frame(principal: Principal, dataset: PersonalizeResource) -> pd.Data
     return pd.DataFrame([{column: record_id, **properties} for record_id, properties in rows])
 
 
-def records_stamp(principal: Principal, dataset: PersonalizeResource) -> str | None:
+def recorded_items(principal: Principal, group_arn: str, user_id: str, target: str) -> list[str]:
+    """The items (or actions) of one user's recorded events, oldest first (one indexed query: it runs per request)."""
+    with session() as db:
+        return list(db.scalars(select(RecordedEvent.item_id).where(
+            RecordedEvent.account_id == principal.account_id, RecordedEvent.user_id == user_id,
+            RecordedEvent.dataset_group_arn == group_arn, RecordedEvent.target == target,
+            RecordedEvent.item_id.is_not(None)).order_by(RecordedEvent.id)))
+
+
+def records_stamp(principal: Principal, dataset_arn: str) -> str | None:
     """When the dataset's recorded items, users or actions last changed (None: it has none)."""
     with session() as db:
         count, newest = db.execute(select(func.count(), func.max(RecordedRecord.updated_at)).where(
-            RecordedRecord.account_id == principal.account_id, RecordedRecord.dataset_arn == dataset.arn)).one()
+            RecordedRecord.account_id == principal.account_id, RecordedRecord.dataset_arn == dataset_arn)).one()
     return f"{count}:{newest}" if count else None
 
 

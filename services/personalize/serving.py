@@ -27,7 +27,7 @@ from services.personalize.errors import RuntimeInvalidInput, RuntimeNotFound, Tr
 from services.personalize.filters import FilterExpression, parse_filter, parse_filter_values
 from services.personalize.recipes import PERSONALIZED_ACTIONS, PERSONALIZED_RANKING, RELATED_ITEMS, USER_PERSONALIZATION, Recipe, recipe
 from services.personalize.store import (
-    ACTIVE, ANY, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, children, model_path,
+    ACTIVE, ANY, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, children, dataset_arn, model_path,
 )
 
 MAX_RESULTS = 500
@@ -69,8 +69,8 @@ def served_model(principal: Principal, version: PersonalizeResource, exploration
     """The version's model as a campaign (or batch job) serves it: under its itemExplorationConfig, and with the
     items PutItems recorded since training in its catalogue (recommendable by metadata, without retraining)."""
     base = loaded_model(version)
-    items = datasets.datasets(principal, version.details["datasetGroupArn"]).get("Items")
-    stamp = datasets.records_stamp(principal, items) if items is not None else None
+    items_arn = dataset_arn(version.details["datasetGroupArn"], "Items")
+    stamp = datasets.records_stamp(principal, items_arn)
     exploration = exploration or {}
     if stamp is None and not exploration:
         return base
@@ -81,7 +81,7 @@ def served_model(principal: Principal, version: PersonalizeResource, exploration
             return _served[key]
     model = base.with_exploration(exploration.get("explorationWeight"), exploration.get("explorationItemAgeCutOff"))
     if stamp is not None:
-        model.add_items(datasets.records_frame(principal, items))
+        model.add_items(datasets.records_frame(principal, ANY.get(principal, items_arn)))
     with _models_lock:
         _served[key] = model
         while len(_served) > MODELS_KEPT:
@@ -110,24 +110,45 @@ class Served:
         return bool(self.config.get("enableMetadataWithRecommendations"))
 
 
+# What a trained resource serves never changes once it is trained: its row and recipe are kept by (ARN, job), so a
+# request reads only its campaign's row (a deleted and re-created recommender has another job).
+_trained: dict[tuple[str, str | None], tuple[PersonalizeResource, Recipe]] = {}
+_versions: dict[str, PersonalizeResource] = {}
+
+
+def _trained_entry(version: PersonalizeResource) -> tuple[PersonalizeResource, Recipe]:
+    key = (version.arn, version.job_id)
+    entry = _trained.get(key)
+    if entry is None:
+        result = version.state()[2] or {}
+        entry = (version, recipe(result.get("recipeArn") or version.spec["snapshot"]["recipeArn"]))
+        if result:  # trained: final
+            _trained[key] = entry
+    return entry
+
+
 def recipe_of(version: PersonalizeResource) -> Recipe:
     """The recipe a solution version or recommender trained (AutoML's best one, once trained)."""
-    result = version.state()[2] or {}
-    return recipe(result.get("recipeArn") or version.spec["snapshot"]["recipeArn"])
+    return _trained_entry(version)[1]
 
 
 def served_by(principal: Principal, row: PersonalizeResource) -> Served:
     """A campaign serves its solution version, or with syncWithLatestSolutionVersion its solution's newest ACTIVE
     one; a recommender serves its own model."""
     if row.kind == RECOMMENDER:
-        return Served(row, row.spec.get("recommenderConfig") or {})
+        return Served(_trained_entry(row)[0], row.spec.get("recommenderConfig") or {})
     config = row.spec.get("campaignConfig") or {}
-    version = ANY.get(principal, row.spec["solutionVersionArn"])
+    arn = row.spec["solutionVersionArn"]
     if config.get("syncWithLatestSolutionVersion"):
         active = [candidate for candidate in children(principal, row.parent_arn, SOLUTION_VERSION)
                   if candidate.state()[0] == ACTIVE]
         if active:
-            version = active[-1]
+            arn = active[-1].arn
+    version = _versions.get(arn)
+    if version is None:
+        version = _trained_entry(ANY.get(principal, arn))[0]
+        if (version.arn, version.job_id) in _trained:
+            _versions[arn] = version  # solution version ARNs are never reused
     return Served(version, config)
 
 
@@ -156,7 +177,7 @@ def _group_key(principal: Principal, group_arn: str) -> tuple:
     found = datasets.datasets(principal, group_arn)
     files = tuple(sorted((kind, datasets.stored_path(row).stat().st_mtime if datasets.stored_path(row).exists()
                           else 0.0) for kind, row in found.items()))
-    records = tuple(datasets.records_stamp(principal, row) for _, row in sorted(found.items()))
+    records = tuple(datasets.records_stamp(principal, row.arn) for _, row in sorted(found.items()))
     return files, datasets.last_event_id(principal, group_arn), records
 
 
@@ -225,10 +246,7 @@ def recommendation_id() -> str:
 
 def session_history(principal: Principal, group_arn: str, user_id: str | None) -> list[str]:
     """The items of the user's recorded events, oldest first: they shift recommendations without retraining."""
-    if not user_id:
-        return []
-    events = datasets.events_frame(principal, group_arn, user_id)
-    return list(events["ITEM_ID"])
+    return datasets.recorded_items(principal, group_arn, user_id, "item") if user_id else []
 
 
 def _metadata(data: GroupData, columns: dict[str, list[str]] | None, item_ids: list[str]) -> list[dict] | None:
@@ -295,8 +313,10 @@ def recommendations(principal: Principal, served: Served, request: dict) -> dict
         raise RuntimeInvalidInput("userId is required for a user-personalization campaign.")
     if recipe_type not in (RELATED_ITEMS, USER_PERSONALIZATION):
         raise RuntimeInvalidInput(f"GetRecommendations does not serve {recipe_type} campaigns.")
-    data = group_data(principal, group_arn)
-    candidates = np.asarray(model.item_ids, dtype=object)
+    # Only filters, promotions and metadata read the group's data.
+    needs_data = bool(request.get("filterArn") or request.get("promotions") or metadata_columns)
+    data = group_data(principal, group_arn) if needs_data else None
+    candidates = np.asarray(model.item_ids, dtype=object) if needs_data else None
     allowed = None
     filter_row = _filter_row(principal, request.get("filterArn"), group_arn)
     if filter_row is not None:
@@ -352,7 +372,7 @@ def ranking(principal: Principal, served: Served, request: dict) -> dict:
     metadata_columns = request.get("metadataColumns")
     _check_metadata(served, metadata_columns)
     group_arn = version.details["datasetGroupArn"]
-    data = group_data(principal, group_arn)
+    data = group_data(principal, group_arn) if request.get("filterArn") or metadata_columns else None
     user_id = request["userId"]
     history = session_history(principal, group_arn, user_id)
     pairs = model.rank(user_id, list(dict.fromkeys(inputs)), history=history)

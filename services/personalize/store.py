@@ -151,6 +151,12 @@ def resource_arn(scope: RequestContext | Principal, kind: str, *names: str) -> s
     return build_arn(SERVICE, principal.region, principal.account_id, resource)
 
 
+def dataset_arn(group_arn: str, dataset_type: str) -> str:
+    """A dataset's ARN: its group's name and its type (a group has one dataset of each type)."""
+    head, _, group_name = group_arn.partition(":dataset-group/")
+    return f"{head}:dataset/{group_name}/{dataset_type.upper()}"
+
+
 def kind_of(arn: str) -> str | None:
     """The resource type an ARN names: a solution version's ARN is its solution's with one more part."""
     parsed = parse_arn(arn)
@@ -189,8 +195,13 @@ def data_path(account_id: str, arn: str, suffix: str) -> Path:
     """Where a resource's data file lives (a hash of its ARN: names never reach the file system)."""
     digest = hashlib.sha256(arn.encode()).hexdigest()[:32]
     folder = runtime().settings.data_dir / "personalize" / account_id
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder not in _FOLDERS_MADE:  # this runs per request: one mkdir per folder and process
+        folder.mkdir(parents=True, exist_ok=True)
+        _FOLDERS_MADE.add(folder)
     return folder / f"{digest}.{suffix}"
+
+
+_FOLDERS_MADE: set[Path] = set()
 
 
 def model_path(version: PersonalizeResource) -> Path:
