@@ -98,6 +98,15 @@ def test_requests_aws_refuses(personalize, group):
                                              solutionConfig={"algorithmHyperParameters": {"no_such": "1"}}),
          "InvalidInputException"),
         (lambda: personalize.create_solution(name=unique("s"), datasetGroupArn=group["arn"],
+                                             recipeArn="arn:aws:personalize:::recipe/aws-user-personalization",
+                                             solutionConfig={"algorithmHyperParameters": {"algorithm": "magic"}}),
+         "InvalidInputException"),
+        (lambda: personalize.create_solution(name=unique("s"), datasetGroupArn=group["arn"], performHPO=True,
+                                             recipeArn="arn:aws:personalize:::recipe/aws-user-personalization",
+                                             solutionConfig={"hpoConfig": {"hpoResourceConfig": {
+                                                 "maxNumberOfTrainingJobs": "many"}}}),
+         "InvalidInputException"),
+        (lambda: personalize.create_solution(name=unique("s"), datasetGroupArn=group["arn"],
                                              recipeArn="arn:aws:personalize:::recipe/aws-vod-top-picks"),
          "InvalidInputException"),
         (lambda: personalize.create_dataset_group(name=unique("g"), domain="GROCERY"), "ValidationException"),
@@ -119,6 +128,11 @@ def test_requests_aws_refuses(personalize, group):
     for call, expected in checks:
         code, message = error_code_and_message(call)
         assert code == expected, message
+    als = personalize.create_solution(name=unique("als"), datasetGroupArn=group["arn"],
+                                      recipeArn="arn:aws:personalize:::recipe/aws-user-personalization",
+                                      solutionConfig={"algorithmHyperParameters": {"algorithm": "als"}})
+    described = personalize.describe_solution(solutionArn=als["solutionArn"])["solution"]
+    assert described["solutionConfig"]["algorithmHyperParameters"] == {"algorithm": "als"}
     code, message = error_code_and_message(lambda: personalize.create_schema(name=unique("bad"), schema=json.dumps(
         {**ITEMS_SCHEMA, "fields": [{"name": "ITEM_ID", "type": "bytes"}]})))
     assert code == "InvalidInputException" and "ITEM_ID" in message

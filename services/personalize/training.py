@@ -82,11 +82,19 @@ def check_hpo_config(hpo: dict) -> None:
 
 
 def check_hyperparameters(algorithm: str, given: dict[str, str]) -> None:
+    """algorithmHyperParameters: known names, numbers for numeric ones, a listed value for categorical ones."""
     known = set(DEFAULT_HYPERPARAMETERS.get(algorithm, {}))
+    categorical = {entry["name"]: entry["values"] for entry in
+                   hyperparameter_ranges(algorithm)["categoricalHyperParameterRanges"]}
     for name, value in given.items():
         if name not in known:
             raise InvalidInput(f"The hyperparameter {name} is not valid for {algorithm}; valid ones are "
                                f"{', '.join(sorted(known)) or 'none'}.")
+        if name in categorical:
+            if value not in categorical[name]:
+                raise InvalidInput(f"The hyperparameter {name} has the value {value}; valid values are "
+                                   f"{', '.join(categorical[name])}.")
+            continue
         try:
             float(value)
         except ValueError:
