@@ -18,10 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.forecast.errors import InvalidInput, ResourceAlreadyExists, ResourceNotFound
 from services.gateway.context import Principal, RequestContext
 from services.gateway.db import Base
-from services.gateway.jobs import COMPLETED, FAILED, IN_PROGRESS, STOP_REQUESTED, STOPPED, SUBMITTED, Job
+from services.gateway.jobs import COMPLETED, FAILED, IN_PROGRESS, STOP_REQUESTED, STOPPED, SUBMITTED
 from services.gateway.kit.arns import build_arn, owned, parse_arn
-from services.gateway.kit.resources import ResourceTable, ScopedByArn
-from services.gateway.kit.times import aware
+from services.gateway.kit.resources import JobBacked, ResourceTable, ScopedByArn
 from services.gateway.runtime import runtime
 
 SERVICE = "forecast"
@@ -46,7 +45,7 @@ JOB_STATUSES = {SUBMITTED: "CREATE_PENDING", IN_PROGRESS: "CREATE_IN_PROGRESS", 
 BUSY = ("CREATE_PENDING", "CREATE_IN_PROGRESS", "CREATE_STOPPING")
 
 
-class ForecastResource(ScopedByArn, Base):
+class ForecastResource(JobBacked, ScopedByArn, Base):
     __tablename__ = "forecast_resources"
 
     arn: Mapped[str] = mapped_column(String(256), primary_key=True)
@@ -61,32 +60,12 @@ class ForecastResource(ScopedByArn, Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     modified_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
-    def job(self) -> Job | None:
-        """The creation job, read once per loaded row (a request's Describe or List reads status, result and times
-        off it)."""
-        if self.job_id is None:
-            return None
-        if self.__dict__.get("_job_of") != self.job_id:
-            self.__dict__["_job"] = runtime().jobs.store.get(Principal(self.account_id, self.region), None,
-                                                             self.job_id)
-            self.__dict__["_job_of"] = self.job_id
-        return self.__dict__["_job"]
-
     def state(self) -> tuple[str, str | None, dict | None]:
         """(AWS status, message, the job's result) as of now."""
         job = self.job()
         if job is None:
             return self.status, self.message, None
         return JOB_STATUSES.get(job.status, job.status), job.message, job.result
-
-    @property
-    def created(self) -> dt.datetime:
-        return aware(self.created_at)
-
-    def last_modified(self) -> dt.datetime:
-        job = self.job()
-        times = [aware(self.modified_at)] + ([aware(job.updated_at)] if job is not None else [])
-        return max(time for time in times if time is not None)
 
 
 def not_found(arn: str) -> ResourceNotFound:

@@ -9,7 +9,6 @@ changes).
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 import threading
@@ -410,14 +409,8 @@ def action_recommendations(principal: Principal, served: Served, request: dict) 
 
 
 def batch_line(principal: Principal, version: PersonalizeResource, model: TrainedModel,
-               filter_row: PersonalizeResource | None, spec: dict, line: str, number: int) -> dict:
+               filter_row: PersonalizeResource | None, spec: dict, given: dict) -> dict:
     """One line of a batch inference job's output, as AWS writes them: input, output and error."""
-    try:
-        given = json.loads(line)
-    except ValueError:
-        return {"input": line, "output": None, "error": f"Line {number} is not valid JSON."}
-    if not isinstance(given, dict):
-        return {"input": given, "output": None, "error": f"Line {number} is not a JSON object."}
     group_arn = version.details["datasetGroupArn"]
     data = group_data(principal, group_arn)
     user_id, item_id, item_list = given.get("userId"), given.get("itemId"), given.get("itemList")
@@ -450,16 +443,10 @@ def batch_line(principal: Principal, version: PersonalizeResource, model: Traine
 
 
 def segment_line(principal: Principal, version: PersonalizeResource, model: TrainedModel,
-                 filter_row: PersonalizeResource | None, spec: dict, line: str, number: int) -> dict:
+                 filter_row: PersonalizeResource | None, spec: dict, given: dict) -> dict:
     """One line of a batch segment job's output: the users most likely to interact with the line's items
     (`itemIds`, aws-item-affinity) or with the items of an attribute expression (`itemAttributes`,
     aws-item-attribute-affinity)."""
-    try:
-        given = json.loads(line)
-    except ValueError:
-        return {"input": line, "output": None, "error": f"Line {number} is not valid JSON."}
-    if not isinstance(given, dict):
-        return {"input": given, "output": None, "error": f"Line {number} is not a JSON object."}
     data = group_data(principal, version.details["datasetGroupArn"])
     wanted = spec["numResults"]
     # With a filter, every user is scored and the filter keeps those it allows.

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.gateway.context import Principal, RequestContext
 from services.gateway.db import Base
-from services.gateway.jobs import COMPLETED, FAILED, IN_PROGRESS, STOP_REQUESTED, STOPPED, SUBMITTED, Job
+from services.gateway.jobs import COMPLETED, FAILED, IN_PROGRESS, STOP_REQUESTED, STOPPED, SUBMITTED
 from services.gateway.kit.arns import build_arn, owned, parse_arn
-from services.gateway.kit.resources import ResourceTable, Scoped, ScopedByArn
-from services.gateway.kit.times import aware
+from services.gateway.kit.resources import JobBacked, ResourceTable, Scoped, ScopedByArn
 from services.gateway.runtime import runtime
 from services.personalize.errors import InvalidInput, ResourceAlreadyExists, ResourceNotFound
 
@@ -52,7 +51,7 @@ DELETION_STATUSES = {SUBMITTED: "PENDING", IN_PROGRESS: "IN_PROGRESS", COMPLETED
 BUSY = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING", "PENDING", "IN PROGRESS", "IN_PROGRESS")
 
 
-class PersonalizeResource(ScopedByArn, Base):
+class PersonalizeResource(JobBacked, ScopedByArn, Base):
     __tablename__ = "personalize_resources"
 
     arn: Mapped[str] = mapped_column(String(256), primary_key=True)
@@ -67,16 +66,6 @@ class PersonalizeResource(ScopedByArn, Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     modified_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
-    def job(self) -> Job | None:
-        """The creation job, read once per loaded row."""
-        if self.job_id is None:
-            return None
-        if self.__dict__.get("_job_of") != self.job_id:
-            self.__dict__["_job"] = runtime().jobs.store.get(Principal(self.account_id, self.region), None,
-                                                             self.job_id)
-            self.__dict__["_job_of"] = self.job_id
-        return self.__dict__["_job"]
-
     def state(self) -> tuple[str, str | None, dict | None]:
         """(AWS status, failure reason, the job's result) as of now."""
         job = self.job()
@@ -88,15 +77,6 @@ class PersonalizeResource(ScopedByArn, Base):
         if self.kind == RECOMMENDER and status == ACTIVE and self.status != ACTIVE:
             status = self.status  # StopRecommender / StartRecommender once trained
         return status, job.message, job.result
-
-    @property
-    def created(self) -> dt.datetime:
-        return aware(self.created_at)
-
-    def last_modified(self) -> dt.datetime:
-        job = self.job()
-        times = [aware(self.modified_at)] + ([aware(job.updated_at)] if job is not None else [])
-        return max(time for time in times if time is not None)
 
 
 class RecordedEvent(ScopedByArn, Base):

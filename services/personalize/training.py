@@ -292,6 +292,12 @@ def run_batch_inference(run: JobRun) -> dict:
 
 
 def _batch_inference(principal: Principal, arn: str) -> dict:
+    return _json_lines_job(principal, arn, serving.batch_line)
+
+
+def _json_lines_job(principal: Principal, arn: str, answer) -> dict:
+    """A batch job: each JSON line of each input file answered by `answer`, written to `<output>/<file>.out` as
+    AWS writes them ({"input", "output", "error"} per line; a line that is not a JSON object gets its error)."""
     job = _resource(principal, arn)
     version = _resource(principal, job.spec["solutionVersionArn"])
     model = serving.served_model(principal, version,
@@ -307,7 +313,15 @@ def _batch_inference(principal: Principal, arn: str) -> dict:
             lines_done += 1
             if lines_done > MAX_BATCH_LINES:
                 raise TrainingFailed(f"The input has more than {MAX_BATCH_LINES} lines.")
-            out.append(json.dumps(serving.batch_line(principal, version, model, filter_row, job.spec, line, number)))
+            try:
+                given = json.loads(line)
+            except ValueError:
+                given = None
+            if isinstance(given, dict):
+                entry = answer(principal, version, model, filter_row, job.spec, given)
+            else:
+                entry = {"input": line, "output": None, "error": f"Line {number} is not a JSON object."}
+            out.append(json.dumps(entry))
         _write(principal, _folder(destination) + relative_name(source, uri) + ".out", ("\n".join(out) + "\n").encode())
     return {"lines": lines_done}
 
@@ -342,24 +356,7 @@ def run_batch_segment(run: JobRun) -> dict:
 
 
 def _batch_segment(principal: Principal, arn: str) -> dict:
-    job = _resource(principal, arn)
-    version = _resource(principal, job.spec["solutionVersionArn"])
-    model = serving.served_model(principal, version)
-    filter_row = ANY.find(principal, job.spec["filterArn"]) if job.spec.get("filterArn") else None
-    source, destination = job.spec["jobInput"]["s3DataSource"]["path"], job.spec["jobOutput"]["s3DataDestination"]["path"]
-    lines_done = 0
-    for uri, raw in _input_files(principal, source):
-        out = []
-        for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                continue
-            lines_done += 1
-            if lines_done > MAX_BATCH_LINES:
-                raise TrainingFailed(f"The input has more than {MAX_BATCH_LINES} lines.")
-            out.append(json.dumps(serving.segment_line(principal, version, model, filter_row, job.spec, line,
-                                                       number)))
-        _write(principal, _folder(destination) + relative_name(source, uri) + ".out", ("\n".join(out) + "\n").encode())
-    return {"lines": lines_done}
+    return _json_lines_job(principal, arn, serving.segment_line)
 
 
 @job_kind(EXPORT_KIND, QUEUE)

@@ -19,16 +19,21 @@ Every lookup is scoped: another account's or region's row is "not found", never 
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Sequence, TypeVar
 
 from sqlalchemy import Select, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from services.gateway.context import Principal, RequestContext
 from services.gateway.errors import ServiceError
+from services.gateway.kit.times import aware
 from services.gateway.runtime import runtime
+
+if TYPE_CHECKING:
+    from services.gateway.jobs import Job
 
 Row = TypeVar("Row")
 Scope = Principal | RequestContext
@@ -46,6 +51,31 @@ class ScopedByArn:
 
     account_id: Mapped[str] = mapped_column(String(12), index=True)
     region: Mapped[str] = mapped_column(String(32))
+
+
+class JobBacked:
+    """Mixin of a resource row whose creation is a durable job (Forecast's and Personalize's ARN-keyed tables): it
+    reads the job (`job_id`, once per loaded row) and its times off it. The row declares `account_id`, `region`,
+    `job_id`, `created_at` and `modified_at`."""
+
+    def job(self) -> Job | None:
+        """The creation job, read once per loaded row (a Describe or List reads status, result and times off it)."""
+        if self.job_id is None:
+            return None
+        if self.__dict__.get("_job_of") != self.job_id:
+            self.__dict__["_job"] = runtime().jobs.store.get(Principal(self.account_id, self.region), None,
+                                                             self.job_id)
+            self.__dict__["_job_of"] = self.job_id
+        return self.__dict__["_job"]
+
+    @property
+    def created(self) -> dt.datetime:
+        return aware(self.created_at)
+
+    def last_modified(self) -> dt.datetime:
+        job = self.job()
+        times = [aware(self.modified_at)] + ([aware(job.updated_at)] if job is not None else [])
+        return max(time for time in times if time is not None)
 
 
 def _principal(scope: Scope) -> Principal:
