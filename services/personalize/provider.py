@@ -25,14 +25,14 @@ from services.personalize.errors import (
 from services.personalize.errors import errors as personalize_errors
 from services.personalize.filters import parse_filter
 from services.personalize.recipes import (
-    LISTED_SINCE, PERSONALIZED_ACTIONS, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION, USER_SEGMENTATION, recipe,
+    LISTED_SINCE, PERSONALIZED_ACTIONS, PERSONALIZED_RANKING, RECIPES, RELATED_ITEMS, USER_PERSONALIZATION,
+    USER_SEGMENTATION, recipe,
 )
 from services.personalize.schemas import DATASET_TYPES, check_dataset_schema, parse_schema
 from services.personalize.store import (
     ACTIVE, ANY, BATCH_INFERENCE_JOB, BATCH_SEGMENT_JOB, BUSY, CAMPAIGN, DATA_DELETION_JOB, DATASET, DATASET_GROUP,
-    EVENT_TRACKER, EXPORT_JOB, FILTER, IMPORT_JOB, RECOMMENDER,
-    SCHEMA, SOLUTION, SOLUTION_VERSION, TABLES, WORDS, PersonalizeResource, already_exists, children,
-    get, kind_of, not_found, resource_arn,
+    EVENT_TRACKER, EXPORT_JOB, FILTER, IMPORT_JOB, RECOMMENDER, SCHEMA, SOLUTION, SOLUTION_VERSION, TABLES, WORDS,
+    PersonalizeResource, already_exists, children, get, kind_of, not_found, resource_arn,
 )
 
 provider = ServiceProvider("personalize")
@@ -47,7 +47,7 @@ MAX_SCHEMAS = 500
 MAX_FILTERS = 10  # per dataset group
 MAX_EVENT_TRACKERS = 1  # per dataset group
 MAX_CAMPAIGNS = 500
-MAX_TPS = 5  # minProvisionedTPS is recorded; every campaign serves from the same process
+MAX_PROVISIONED_TPS = 500  # minProvisionedTPS is recorded; every campaign serves from the gateway's processes
 MAX_BATCH_RESULTS = 500
 MAX_SEGMENT_USERS = 5_000_000
 
@@ -189,10 +189,15 @@ def list_dataset_groups(ctx: RequestContext, request: dict) -> dict:
 @provider.operation("DeleteDatasetGroup")
 def delete_dataset_group(ctx: RequestContext, request: dict) -> dict:
     row = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
-    users = [child for child in children(ctx, row.arn)]
+    deletions = children(ctx, row.arn, DATA_DELETION_JOB)  # records of past work: they go with the group
+    users = [child for child in children(ctx, row.arn) if child.kind != DATA_DELETION_JOB]
     if users:
         raise ResourceInUse(f"The dataset group {row.arn} still has the {WORDS[users[0].kind]} {users[0].arn}; "
                             f"delete its datasets, solutions, filters and event trackers first.")
+    for job in deletions:
+        _check_deletable(ctx, job)
+    for job in deletions:
+        _remove(ctx, job)
     _remove(ctx, row)
     return {}
 
@@ -269,8 +274,7 @@ def create_dataset(ctx: RequestContext, request: dict) -> dict:
     arn = resource_arn(ctx, DATASET, group.name, dataset_type_word(canonical))
     if ANY.find(ctx, arn) is not None:
         raise already_exists(arn)
-    _create(ctx, DATASET, arn, request["name"], {**request, "datasetType": canonical}, parent=group.arn,
-            details={"trackingId": None})
+    _create(ctx, DATASET, arn, request["name"], {**request, "datasetType": canonical}, parent=group.arn)
     return {"datasetArn": arn}
 
 
@@ -467,6 +471,13 @@ def create_solution(ctx: RequestContext, request: dict) -> dict:
     for member in ("optimizationObjective", "eventsConfig"):
         if config.get(member):
             raise _not_implemented(f"solutionConfig.{member}", "the algorithms here optimise relevance only")
+    for member in ("trainingDataConfig", "featureTransformationParameters"):
+        if config.get(member):
+            raise _not_implemented(f"solutionConfig.{member}", "every column of the datasets is used as the "
+                                   "algorithm reads it")
+    if request.get("performIncrementalUpdate"):
+        raise _not_implemented("performIncrementalUpdate", "incremental updates come with automatic training; "
+                               "create a solution version with trainingMode UPDATE instead")
     threshold = config.get("eventValueThreshold")
     if threshold is not None:
         try:
@@ -543,10 +554,12 @@ def update_solution(ctx: RequestContext, request: dict) -> dict:
     if request.get("performAutoTraining"):
         raise _not_implemented("performAutoTraining", "this gateway trains solution versions when you call "
                                "CreateSolutionVersion")
-    spec = dict(row.spec)
-    if "performIncrementalUpdate" in request:
-        spec["performIncrementalUpdate"] = request["performIncrementalUpdate"]
-    TABLES[SOLUTION].update(ctx, row.arn, spec=spec, modified_at=utcnow())
+    if request.get("performIncrementalUpdate"):
+        raise _not_implemented("performIncrementalUpdate", "incremental updates come with automatic training")
+    if request.get("solutionUpdateConfig"):
+        raise _not_implemented("solutionUpdateConfig", "its automatic-training schedule and events config are not "
+                               "run by this gateway")
+    TABLES[SOLUTION].update(ctx, row.arn, spec=dict(row.spec), modified_at=utcnow())
     return {"solutionArn": row.arn}
 
 
@@ -669,8 +682,8 @@ def create_campaign(ctx: RequestContext, request: dict) -> dict:
     _need_active(version)
     config = _campaign_config(ctx, version, request.get("campaignConfig"))
     tps = request.get("minProvisionedTPS", 1)
-    if not 1 <= tps <= MAX_TPS * 100:
-        raise InvalidInput(f"minProvisionedTPS must be between 1 and {MAX_TPS * 100}.")
+    if not 1 <= tps <= MAX_PROVISIONED_TPS:
+        raise InvalidInput(f"minProvisionedTPS must be between 1 and {MAX_PROVISIONED_TPS}.")
     if TABLES[CAMPAIGN].count(ctx) >= MAX_CAMPAIGNS:
         raise LimitExceeded(f"You can have at most {MAX_CAMPAIGNS} campaigns.")
     arn = resource_arn(ctx, CAMPAIGN, request["name"])
