@@ -545,3 +545,15 @@ def test_stopping_and_updating_solution_versions(personalize, trained):
     assert done["status"] == "ACTIVE" and done["trainingMode"] == "UPDATE"
     listed = personalize.list_solution_versions(solutionArn=trained["solution"])["solutionVersions"]
     assert [entry["solutionVersionArn"] for entry in listed][:1] == [updated]
+
+
+def test_semantic_similarity_relates_items_by_their_text(personalize, runtime, trained, movies):
+    """aws-semantic-similarity on the items' textual field (the titles here), with all-MiniLM-L6-v2 embeddings."""
+    _, items = movies
+    titles = items.set_index("ITEM_ID")["TITLE"]
+    _, version = trained_version(personalize, trained["group"],
+                                 "arn:aws:personalize:::recipe/aws-semantic-similarity")
+    campaign = campaign_of(personalize, version)
+    related = runtime.get_recommendations(campaignArn=campaign, itemId="222", numResults=10)["itemList"]
+    # Star Trek: First Contact: ML-100k holds seven other Star Trek films
+    assert sum(titles[entry["itemId"]].startswith("Star Trek") for entry in related) >= 5
