@@ -557,3 +557,23 @@ def test_semantic_similarity_relates_items_by_their_text(personalize, runtime, t
     related = runtime.get_recommendations(campaignArn=campaign, itemId="222", numResults=10)["itemList"]
     # Star Trek: First Contact: ML-100k holds seven other Star Trek films
     assert sum(titles[entry["itemId"]].startswith("Star Trek") for entry in related) >= 5
+
+
+def test_popularity_recipes_and_automl(personalize, runtime, trained, movies):
+    """aws-popularity-count answers GetRecommendations with the most rated movies (none the user rated), and
+    performAutoML trains each recipe of its list and keeps the best by its metric."""
+    ratings, _ = movies
+    _, version = trained_version(personalize, trained["group"], "arn:aws:personalize:::recipe/aws-popularity-count")
+    campaign = campaign_of(personalize, version)
+    popular = [entry["itemId"] for entry in runtime.get_recommendations(campaignArn=campaign, userId="no-history",
+                                                                        numResults=10)["itemList"]]
+    assert popular == list(ratings["ITEM_ID"].value_counts().index[:10])
+    solution = personalize.create_solution(
+        name=unique("automl"), datasetGroupArn=trained["group"], performAutoML=True,
+        solutionConfig={"autoMLConfig": {"metricName": "normalized_discounted_cumulative_gain_at_10", "recipeList": [
+            UP, "arn:aws:personalize:::recipe/aws-popularity-count"]}})["solutionArn"]
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    done = wait(lambda: personalize.describe_solution_version(solutionVersionArn=version), "solutionVersion")
+    assert done["status"] == "ACTIVE", done.get("failureReason")
+    described = personalize.describe_solution(solutionArn=solution)["solution"]
+    assert described["autoMLResult"]["bestRecipeArn"] == UP  # 0.21 against popularity's 0.08 (MODELS.md)
