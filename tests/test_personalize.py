@@ -234,11 +234,22 @@ def test_events_act_on_the_next_request(personalize, events, runtime, trained, m
     share = lambda answer: sum("Horror" in genres[entry["itemId"]] for entry in answer) / len(answer)  # noqa: E731
     assert share(after) > share(before) + 0.2
     assert not {entry["itemId"] for entry in after} & set(horror)
-    watched = personalize.create_filter(name=unique("unwatched"), datasetGroupArn=trained["group"],
-                                        filterExpression='INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("rating")')
-    ranked = runtime.get_recommendations(campaignArn=trained["campaign"], userId=user, numResults=25,
-                                         filterArn=watched["filterArn"])["itemList"]
-    assert {entry["itemId"] for entry in ranked} <= set(horror)
+    # Related items (which do not drop what the user saw) through a filter on the user's interactions: the events
+    # just recorded count at once, and so do those recorded after the filter's data was first read.
+    unseen = personalize.create_filter(name=unique("unseen"), datasetGroupArn=trained["group"],
+                                       filterExpression='EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("rating")')
+    _, version = trained_version(personalize, trained["group"], SIMS)
+    sims = campaign_of(personalize, version)
+    westerns = [item for item, found in genres.items() if "Western" in found][:8]
+    for watched, index in ((horror, 0), (westerns, 1)):
+        if index:
+            events.put_events(trackingId=tracker["trackingId"], userId=user, sessionId=unique("session"), eventList=[
+                {"eventType": "rating", "itemId": item, "sentAt": 1_100_000_000 + n} for n, item in enumerate(watched)])
+        plain = runtime.get_recommendations(campaignArn=sims, itemId=watched[0], userId=user, numResults=100)
+        kept = runtime.get_recommendations(campaignArn=sims, itemId=watched[0], userId=user, numResults=100,
+                                           filterArn=unseen["filterArn"])
+        assert {entry["itemId"] for entry in plain["itemList"]} & set(watched)  # the filter has work to do
+        assert len(kept["itemList"]) == 100 and not {entry["itemId"] for entry in kept["itemList"]} & set(watched)
 
 
 def test_new_items_are_recommendable_by_metadata_without_retraining(personalize, events, runtime, trained, movies):

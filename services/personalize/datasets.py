@@ -48,17 +48,20 @@ def stored_frame(dataset: PersonalizeResource) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
-def events_frame(principal: Principal, group_arn: str, user_id: str | None = None, target: str = "item"
-                 ) -> pd.DataFrame:
-    """The interactions personalize-events recorded for the group (of one user when given): item interactions, or
-    with target "action" action interactions (their action id in ITEM_ID)."""
+def events_frame(principal: Principal, group_arn: str, user_id: str | None = None, target: str = "item",
+                 after_id: int = 0, up_to_id: int | None = None) -> pd.DataFrame:
+    """The interactions personalize-events recorded for the group (of one user when given; with ids in
+    (after_id, up_to_id] when given): item interactions, or with target "action" action interactions (their action
+    id in ITEM_ID)."""
     query = select(RecordedEvent.user_id, RecordedEvent.item_id, RecordedEvent.timestamp, RecordedEvent.event_type,
                    RecordedEvent.event_value).where(
         RecordedEvent.account_id == principal.account_id, RecordedEvent.region == principal.region,
         RecordedEvent.dataset_group_arn == group_arn, RecordedEvent.item_id.is_not(None),
-        RecordedEvent.target == target)
+        RecordedEvent.target == target, RecordedEvent.id > after_id)
     if user_id is not None:
         query = query.where(RecordedEvent.user_id == user_id)
+    if up_to_id is not None:
+        query = query.where(RecordedEvent.id <= up_to_id)
     with session() as db:
         rows = db.execute(query.order_by(RecordedEvent.id)).all()
     frame = pd.DataFrame(rows, columns=INTERACTION_COLUMNS)
@@ -67,10 +70,21 @@ def events_frame(principal: Principal, group_arn: str, user_id: str | None = Non
                                                               "EVENT_TYPE": object})
 
 
-def last_event_id(principal: Principal, group_arn: str) -> int:
+def events_stamp(principal: Principal, group_arn: str) -> tuple[int, int]:
+    """(how many events the group has recorded, the newest one's id): a reader's cache is current while both hold,
+    and only appended to while the count grew by what came after its newest id."""
     with session() as db:
-        return db.scalar(select(func.max(RecordedEvent.id)).where(
-            RecordedEvent.account_id == principal.account_id, RecordedEvent.dataset_group_arn == group_arn)) or 0
+        count, newest = db.execute(select(func.count(), func.max(RecordedEvent.id)).where(
+            RecordedEvent.account_id == principal.account_id, RecordedEvent.dataset_group_arn == group_arn)).one()
+    return count, newest or 0
+
+
+def events_between(principal: Principal, group_arn: str, after_id: int, up_to_id: int) -> int:
+    """How many events of the group have ids in (after_id, up_to_id]."""
+    with session() as db:
+        return db.scalar(select(func.count()).where(
+            RecordedEvent.account_id == principal.account_id, RecordedEvent.dataset_group_arn == group_arn,
+            RecordedEvent.id > after_id, RecordedEvent.id <= up_to_id)) or 0
 
 
 def records_frame(principal: Principal, dataset: PersonalizeResource) -> pd.DataFrame | None:
@@ -145,10 +159,11 @@ def metadata_frame(principal: Principal, dataset: PersonalizeResource | None) ->
     return merged.drop_duplicates(column, keep="last").reset_index(drop=True)
 
 
-def interactions_frame(principal: Principal, group_arn: str, dataset: PersonalizeResource | None) -> pd.DataFrame:
-    """The imported interactions followed by the recorded events."""
+def interactions_frame(principal: Principal, group_arn: str, dataset: PersonalizeResource | None,
+                       events_up_to: int | None = None) -> pd.DataFrame:
+    """The imported interactions followed by the recorded events (up to event `events_up_to` when given)."""
     stored = stored_frame(dataset) if dataset is not None else None
-    events = events_frame(principal, group_arn)
+    events = events_frame(principal, group_arn, up_to_id=events_up_to)
     if stored is None:
         return events
     if events.empty:
@@ -156,11 +171,12 @@ def interactions_frame(principal: Principal, group_arn: str, dataset: Personaliz
     return pd.concat([stored, events], ignore_index=True)
 
 
-def group_data(principal: Principal, group_arn: str) -> RecommenderData:
+def group_data(principal: Principal, group_arn: str, events_up_to: int | None = None) -> RecommenderData:
     found = datasets(principal, group_arn)
     items = found.get("Items")
     textual = [field.key for field in schema_of(principal, items).fields if field.textual] if items else []
-    return RecommenderData(interactions=interactions_frame(principal, group_arn, found.get("Interactions")),
+    return RecommenderData(interactions=interactions_frame(principal, group_arn, found.get("Interactions"),
+                                                           events_up_to),
                            items=metadata_frame(principal, items), users=metadata_frame(principal, found.get("Users")),
                            textual_fields=tuple(textual))
 

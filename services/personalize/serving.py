@@ -156,42 +156,65 @@ def served_by(principal: Principal, row: PersonalizeResource) -> Served:
 
 @dataclass
 class GroupData:
-    """A dataset group's frames as filters read them, with each user's interaction rows found in one lookup."""
+    """A dataset group's frames as filters read them, with each user's interaction rows found in one lookup, and
+    the stamp of the data they were read from."""
 
     interactions: pd.DataFrame
     items: pd.DataFrame | None
     users: pd.DataFrame | None
     rows_of_user: dict
+    files: tuple  # the datasets' stored files and recorded records when read
+    events: tuple[int, int]  # datasets.events_stamp of the events included
 
     def user_interactions(self, user_id: str | None) -> pd.DataFrame:
         rows = self.rows_of_user.get(user_id)
         return self.interactions.iloc[rows if rows is not None else []]
 
+    def with_events(self, new: pd.DataFrame, events: tuple[int, int]) -> "GroupData":
+        """The same data with events recorded since appended (a new frame: the filters cache frames by identity)."""
+        start = len(self.interactions)
+        frame = pd.concat([self.interactions, new], ignore_index=True) if len(new) else self.interactions
+        rows = dict(self.rows_of_user)
+        for user, positions in new.groupby("USER_ID").indices.items():
+            rows[user] = np.concatenate([rows.get(user, np.zeros(0, dtype=np.int64)), positions + start])
+        return GroupData(frame, self.items, self.users, rows, self.files, events)
 
-_groups: dict[str, tuple[tuple, GroupData]] = {}
+
+_groups: dict[str, GroupData] = {}
 _groups_lock = threading.Lock()
 
 
-def _group_key(principal: Principal, group_arn: str) -> tuple:
+def _files_stamp(principal: Principal, group_arn: str) -> tuple:
     found = datasets.datasets(principal, group_arn)
     files = tuple(sorted((kind, datasets.stored_path(row).stat().st_mtime if datasets.stored_path(row).exists()
                           else 0.0) for kind, row in found.items()))
     records = tuple(datasets.records_stamp(principal, row.arn) for _, row in sorted(found.items()))
-    return files, datasets.last_event_id(principal, group_arn), records
+    return files, records
 
 
 def group_data(principal: Principal, group_arn: str) -> GroupData:
-    key = _group_key(principal, group_arn)
+    """The group's data, read once per process and kept current: events recorded since are appended; a new import,
+    a deletion or new records read it again."""
+    files, events = _files_stamp(principal, group_arn), datasets.events_stamp(principal, group_arn)
     with _groups_lock:
         cached = _groups.get(group_arn)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-    data = datasets.group_data(principal, group_arn)
+    if cached is not None and cached.files == files:
+        if cached.events == events:
+            return cached
+        (count, newest), (cached_count, cached_newest) = events, cached.events
+        if newest > cached_newest and \
+                count == cached_count + datasets.events_between(principal, group_arn, cached_newest, newest):
+            new = datasets.events_frame(principal, group_arn, after_id=cached_newest, up_to_id=newest)
+            loaded = cached.with_events(new, events)
+            with _groups_lock:
+                _groups[group_arn] = loaded
+            return loaded
+    data = datasets.group_data(principal, group_arn, events_up_to=events[1])  # exactly the events stamped
     frame = data.interactions.reset_index(drop=True)
-    loaded = GroupData(frame, data.items, data.users,
-                       frame.groupby("USER_ID").indices if len(frame) else {})
+    loaded = GroupData(frame, data.items, data.users, frame.groupby("USER_ID").indices if len(frame) else {},
+                       files, events)
     with _groups_lock:
-        _groups[group_arn] = (key, loaded)
+        _groups[group_arn] = loaded
     return loaded
 
 
