@@ -68,6 +68,9 @@ def put_events(ctx: RequestContext, request: dict) -> dict:
     for index, event in enumerate(request["eventList"]):
         what = f"event {index + 1}"
         properties = _schema_names(fields, _properties(event.get("properties"), what), what, EVENT_MEMBERS)
+        source = (event.get("metricAttribution") or {}).get("eventAttributionSource")
+        if source is not None and "EVENT_ATTRIBUTION_SOURCE" in fields:  # the interaction's column, as imported
+            properties["EVENT_ATTRIBUTION_SOURCE"] = source
         if "ITEM_ID" in fields and not event.get("itemId"):
             raise EventsInvalidInput(f"The {what} needs an itemId: the Interactions schema has ITEM_ID.")
         value = event.get("eventValue")

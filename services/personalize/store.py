@@ -4,7 +4,8 @@ arrive through personalize-events; and where data files and trained models live.
 A resource whose creation is long work (an import, a solution version, a batch job) has a durable job of the
 gateway (services/gateway/jobs.py) whose id the row keeps; its AWS status is read off the job's, so a kill -9
 mid-training leaves a `CREATE IN_PROGRESS` version that the restarted gateway finishes. Resources with no such work
-(dataset groups, schemas, datasets, solutions, campaigns, filters, event trackers) are ACTIVE from the start.
+(dataset groups, schemas, datasets, solutions, campaigns, filters, event trackers, metric attributions) are ACTIVE
+from the start.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ EXPORT_JOB = "dataset-export-job"
 SOLUTION, SOLUTION_VERSION, CAMPAIGN = "solution", "solution-version", "campaign"
 FILTER, EVENT_TRACKER, BATCH_INFERENCE_JOB = "filter", "event-tracker", "batch-inference-job"
 BATCH_SEGMENT_JOB, RECOMMENDER, DATA_DELETION_JOB = "batch-segment-job", "recommender", "data-deletion-job"
+METRIC_ATTRIBUTION = "metric-attribution"  # arn:aws:personalize:<region>:<account>:metric-attribution/<name>
 WORDS = {DATASET_GROUP: "dataset group", SCHEMA: "schema", DATASET: "dataset", IMPORT_JOB: "dataset import job",
          EXPORT_JOB: "dataset export job", SOLUTION: "solution", SOLUTION_VERSION: "solution version",
          CAMPAIGN: "campaign", FILTER: "filter", EVENT_TRACKER: "event tracker",
          BATCH_INFERENCE_JOB: "batch inference job", BATCH_SEGMENT_JOB: "batch segment job",
-         RECOMMENDER: "recommender", DATA_DELETION_JOB: "data deletion job"}
+         RECOMMENDER: "recommender", DATA_DELETION_JOB: "data deletion job",
+         METRIC_ATTRIBUTION: "metric attribution"}
 
 ACTIVE = "ACTIVE"
 # The AWS status of a resource from its creation job's status (Personalize's statuses have spaces).

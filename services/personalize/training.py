@@ -20,12 +20,13 @@ from services.gateway.jobs import JobRun, job_kind
 from services.gateway.kit.inputs import list_input_objects, relative_name
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
-from services.personalize import datasets, serving
+from services.personalize import attribution, datasets, serving
 from services.personalize.data import read_csv, write_csv
 from services.personalize.errors import InvalidInput, TrainingFailed
 from services.personalize.recipes import DOMAIN_EVENT_TYPES, PERSONALIZED_ACTIONS, USER_SEGMENTATION, Recipe, recipe
 from services.personalize.store import (
-    ANY, DATASET, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, data_path, model_path,
+    ANY, DATASET, IMPORT_JOB, METRIC_ATTRIBUTION, RECOMMENDER, SOLUTION_VERSION, PersonalizeResource, children,
+    data_path, model_path,
 )
 
 QUEUE = "personalize"
@@ -115,7 +116,12 @@ def _resource(principal: Principal, arn: str) -> PersonalizeResource:
 
 @job_kind(IMPORT_KIND, QUEUE)
 def run_import(run: JobRun) -> dict:
-    return run.step(_import, run.principal, run.details["arn"])
+    result = run.step(_import, run.principal, run.details["arn"])
+    if run.request.get("publishAttributionMetricsToS3"):
+        # The time is its own step: a report step run again after a crash rewrites the same object.
+        stamp = int(run.step(time.time, name="personalize.attribution.time"))
+        result = {**result, **run.step(_attribution_report, run.principal, run.details["arn"], stamp)}
+    return result
 
 
 def _import(principal: Principal, arn: str) -> dict:
@@ -143,6 +149,8 @@ def _import(principal: Principal, arn: str) -> dict:
                                  f"schema: {shown}.")
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if job.spec.get("publishAttributionMetricsToS3"):  # the report counts this import's rows, kept for its step
+        frame.to_parquet(_attribution_rows(principal, arn), index=False)
     if job.spec["importMode"] == "INCREMENTAL":
         stored = datasets.stored_frame(dataset)
         if stored is not None:
@@ -158,6 +166,42 @@ def _import(principal: Principal, arn: str) -> dict:
     frame.to_parquet(partial, index=False)
     partial.replace(path)  # a reader sees the old rows or the new ones, never half
     return {"rows": len(frame)}
+
+
+def _attribution_rows(principal: Principal, arn: str):
+    """Where a publishing import keeps its own rows between its import step and its report step."""
+    return data_path(principal.account_id, arn, "attribution.parquet")
+
+
+def _attribution_report(principal: Principal, arn: str, stamp: int) -> dict:
+    """publishAttributionMetricsToS3: the group's metric attribution applied to this import's rows, written as one
+    new object under its s3DataDestination (attribution.py). CreateDatasetImportJob checked that there was one; if
+    it was deleted or lost its S3 path since, the import stands and no report is written."""
+    job = _resource(principal, arn)
+    dataset = _resource(principal, job.parent_arn)
+    kept = _attribution_rows(principal, arn)
+    found = children(principal, dataset.parent_arn, METRIC_ATTRIBUTION)
+    destination = ((found[0].spec["metricsOutputConfig"].get("s3DataDestination") or {}).get("path")
+                   if found else None)
+    if not destination or not kept.exists():
+        kept.unlink(missing_ok=True)
+        return {}
+    metrics = found[0].spec["metrics"]
+    group = datasets.datasets(principal, dataset.parent_arn)
+    schemas = {kind: datasets.schema_of(principal, row) for kind, row in group.items()
+               if kind in attribution.SUMMABLE}
+    try:
+        expressions = [attribution.parse_expression(metric, schemas) for metric in metrics]
+    except InvalidInput as error:  # a dataset changed since the attribution was made
+        raise TrainingFailed(f"The metric attribution {found[0].arn} no longer fits the data: {error.message}") \
+            from None
+    items = datasets.metadata_frame(principal, group.get("Items")) \
+        if any(expression.dataset == "Items" for expression in expressions) else None
+    body = attribution.report_csv(pd.read_parquet(kept), items, metrics, expressions)
+    uri = _folder(destination) + attribution.report_name(job.spec["importMode"], stamp)
+    _write(principal, uri, body)
+    kept.unlink(missing_ok=True)
+    return {"attributionReport": uri}
 
 
 # ------------------------------------------------------------------------------------------------ solution versions
@@ -430,7 +474,9 @@ def _data_deletion(principal: Principal, arn: str) -> dict:
 
 
 def remove_data(row: PersonalizeResource) -> None:
-    if row.kind == DATASET:
+    if row.kind == IMPORT_JOB:
+        data_path(row.account_id, row.arn, "attribution.parquet").unlink(missing_ok=True)
+    elif row.kind == DATASET:
         datasets.stored_path(row).unlink(missing_ok=True)
     elif row.kind in (SOLUTION_VERSION, RECOMMENDER):
         model_path(row).unlink(missing_ok=True)
