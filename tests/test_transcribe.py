@@ -398,7 +398,6 @@ def test_channel_identification_on_a_stereo_call(transcribe, s3, bucket):
 @pytest.mark.slow
 def test_identify_language(transcribe, s3, bucket):
     french = espeak("Bonjour, je voudrais réserver une chambre pour deux nuits à Paris, s'il vous plaît.", "fr")
-    english = espeak("Good evening, I would like to book a table for two people tonight.", "en-us")
     media = put_media(s3, bucket, "fr.wav", to_wav(french))
     _name, job = run_job(transcribe, media, IdentifyLanguage=True, LanguageOptions=["en-US", "fr-FR", "de-DE"])
     assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")

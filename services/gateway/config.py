@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     # DBOS executor identity: a restarted process with the same id resumes the work it left.
     executor_id: str = "local"
 
+    # How often periodic work (services/gateway/jobs.py `periodic`) looks for what is due, in seconds.
+    periodic_interval_s: int = Field(default=60, ge=1, le=3600)
+    # Personalize's automatic training starts this long after a solution is ACTIVE (AWS: within one hour).
+    personalize_auto_training_delay_s: int = Field(default=3600, ge=0)
+
     # Catalog name of the engine Transcribe jobs recognise speech with (see `aigate models list`).
     transcribe_engine: str = "whisper-base"
     # Base URL clients reach this gateway at, used in the transcript URIs jobs return. Empty: http://host:port.

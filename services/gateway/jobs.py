@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -102,6 +103,30 @@ EXTRA_QUEUES: set[str] = set()
 def register_queue(name: str) -> None:
     """A DBOS queue that this process registers and listens to like the job kinds' queues."""
     EXTRA_QUEUES.add(name)
+
+
+# Periodic work by name (e.g. Personalize's automatic training): `fn(now)` runs every `periodic_interval_s` seconds.
+PERIODIC: dict[str, Callable[[dt.datetime], None]] = {}
+
+
+def periodic(name: str) -> Callable[[Callable[[dt.datetime], None]], Callable]:
+    """Register `fn(now)` to run periodically, on one member of the cluster per tick: each tick is a DBOS scheduled
+    workflow whose id is the schedule's name and time, so processes sharing the database run it once between them.
+    It should find what is due from the database itself (a tick may be skipped while no process runs)."""
+
+    def register(fn: Callable[[dt.datetime], None]) -> Callable:
+        PERIODIC[name] = fn
+        return fn
+
+    return register
+
+
+def every_seconds_cron(seconds: int) -> str:
+    """A six-field (seconds first) crontab firing about every `seconds`: on the divisions of the minute below 60 s,
+    of the hour from one minute up."""
+    if seconds < 60:
+        return f"*/{seconds} * * * * *"
+    return f"0 */{min(seconds // 60, 59)} * * * *"
 
 
 def job_kind(name: str, queue: str) -> Callable[[Callable[["JobRun"], dict | None]], Callable]:
@@ -285,6 +310,10 @@ class JobManager:
         DBOS.launch()
         for queue in self.queues():
             DBOS.register_queue(queue, worker_concurrency=self.settings.concurrency_of(queue), polling_interval_sec=0.2)
+        if PERIODIC:  # create or replace: every member applies the same schedules
+            cron = every_seconds_cron(self.settings.periodic_interval_s)
+            DBOS.apply_schedules([{"schedule_name": f"aigate.{name}", "workflow_fn": run_periodic, "schedule": cron,
+                                   "context": name} for name in sorted(PERIODIC)])
         self.reconcile()
 
     @staticmethod
@@ -368,3 +397,20 @@ def run_job(job_id: str) -> None:
         DBOS.run_step({"name": "job.finish"}, _finish, job_id, FAILED, None, _failure_message(error))
         return
     DBOS.run_step({"name": "job.finish"}, _finish, job_id, COMPLETED, result, None)
+
+
+def _run_periodic(name: str) -> None:
+    try:
+        PERIODIC[name](utcnow())
+    except Exception:  # the next tick looks again; a failing one must not stop the schedule
+        log.warning("periodic work failed", extra={"fields": {"name": name, "trace": traceback.format_exc(limit=8)}})
+
+
+@DBOS.workflow(name="aigate.run_periodic")
+def run_periodic(scheduled_at: dt.datetime, name: str) -> None:
+    """One tick. The work runs in a thread of its own, outside this workflow's context, so that the jobs it starts
+    are workflows of their own (as when a request starts them), not children of the tick."""
+    if name in PERIODIC:
+        worker = threading.Thread(target=_run_periodic, args=(name,), name=f"periodic-{name}")
+        worker.start()
+        worker.join()

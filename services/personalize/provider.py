@@ -8,19 +8,25 @@ gateway cannot honour answers NotImplementedException naming it — never accept
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import secrets
+
+from sqlalchemy import select
 
 from services.gateway.context import Principal, RequestContext
 from services.gateway.errors import ServiceError
 from services.gateway.kit.paging import Paging
 from services.gateway.kit.resources import session
 from services.gateway.kit.tags import Tagging, drop_tags
-from services.gateway.kit.times import utcnow
+from services.gateway.jobs import periodic
+from services.gateway.kit.times import aware, utcnow
 from services.gateway.registry import ServiceProvider
 from services.gateway.runtime import runtime
-from services.personalize import datasets, training
+from services.personalize import attribution, autotrain, datasets, training
+from services.personalize.autotrain import AUTOMATIC, MANUAL
 from services.personalize.errors import (
-    InvalidInput, InvalidNextToken, LimitExceeded, ResourceInUse, TooManyTags,
+    InvalidInput, InvalidNextToken, LimitExceeded, ResourceAlreadyExists, ResourceInUse, TooManyTags,
 )
 from services.personalize.errors import errors as personalize_errors
 from services.personalize.filters import parse_filter
@@ -31,11 +37,12 @@ from services.personalize.recipes import (
 from services.personalize.schemas import DATASET_TYPES, check_dataset_schema, parse_schema
 from services.personalize.store import (
     ACTIVE, ANY, BATCH_INFERENCE_JOB, BATCH_SEGMENT_JOB, BUSY, CAMPAIGN, DATA_DELETION_JOB, DATASET, DATASET_GROUP,
-    EVENT_TRACKER, EXPORT_JOB, FILTER, IMPORT_JOB, RECOMMENDER, SCHEMA, SOLUTION, SOLUTION_VERSION, TABLES, WORDS,
-    PersonalizeResource, already_exists, children, get, kind_of, not_found, resource_arn,
+    EVENT_TRACKER, EXPORT_JOB, FILTER, IMPORT_JOB, METRIC_ATTRIBUTION, RECOMMENDER, SCHEMA, SERVICE, SOLUTION,
+    SOLUTION_VERSION, TABLES, WORDS, PersonalizeResource, already_exists, children, get, kind_of, not_found, resource_arn,
 )
 
 provider = ServiceProvider("personalize")
+log = logging.getLogger("aigate.personalize")
 
 PAGING = Paging("personalize", invalid_token=lambda token: InvalidNextToken("The nextToken is not valid."),
                 default_limit=100)
@@ -193,7 +200,8 @@ def delete_dataset_group(ctx: RequestContext, request: dict) -> dict:
     users = [child for child in children(ctx, row.arn) if child.kind != DATA_DELETION_JOB]
     if users:
         raise ResourceInUse(f"The dataset group {row.arn} still has the {WORDS[users[0].kind]} {users[0].arn}; "
-                            f"delete its datasets, solutions, filters and event trackers first.")
+                            f"delete its datasets, solutions, filters, event trackers and metric attributions "
+                            f"first.")
     for job in deletions:
         _check_deletable(ctx, job)
     for job in deletions:
@@ -348,7 +356,7 @@ def create_dataset_import_job(ctx: RequestContext, request: dict) -> dict:
     if not location.startswith("s3://"):
         raise InvalidInput(f"The data location {location or '(none)'} is not valid: it must be an s3:// path.")
     if request.get("publishAttributionMetricsToS3"):
-        raise _not_implemented("publishAttributionMetricsToS3", "metric attributions are not kept by this gateway")
+        _check_publishable(ctx, dataset)
     mode = request.get("importMode") or "FULL"
     if mode not in ("FULL", "INCREMENTAL"):
         raise InvalidInput(f"Import mode {mode} is not valid; valid modes are FULL and INCREMENTAL.")
@@ -465,9 +473,7 @@ def create_solution(ctx: RequestContext, request: dict) -> dict:
             raise InvalidInput(f"The recipe {arn} is a domain recipe: use CreateRecommender for it.")
     if len({item.recipe_type for item in chosen}) > 1:
         raise InvalidInput("The recipes of autoMLConfig.recipeList must be of one recipe type.")
-    if request.get("performAutoTraining"):
-        raise _not_implemented("performAutoTraining", "this gateway trains solution versions when you call "
-                               "CreateSolutionVersion; set performAutoTraining to false")
+    autotrain.schedule_days(config.get("autoTrainingConfig"))
     for member in ("optimizationObjective", "eventsConfig"):
         if config.get(member):
             raise _not_implemented(f"solutionConfig.{member}", "the algorithms here optimise relevance only")
@@ -493,7 +499,9 @@ def create_solution(ctx: RequestContext, request: dict) -> dict:
             raise InvalidInput(f"The dataset group {group.arn} has no {dataset_type} dataset, which the recipe "
                                f"{chosen[0].name} trains on.")
     arn = resource_arn(ctx, SOLUTION, request["name"])
-    _create(ctx, SOLUTION, arn, request["name"], {**request, "performAutoTraining": False}, parent=group.arn)
+    # performAutoTraining is on unless the request turns it off (AWS's default).
+    spec = {**request, "performAutoTraining": request.get("performAutoTraining", True) is not False}
+    _create(ctx, SOLUTION, arn, request["name"], spec, parent=group.arn)
     return {"solutionArn": arn}
 
 
@@ -508,20 +516,24 @@ def _latest_version(ctx: RequestContext | Principal, solution_arn: str) -> Perso
 
 def _version_summary(row: PersonalizeResource) -> dict:
     out = {"solutionVersionArn": row.arn, "trainingMode": row.spec.get("trainingMode") or "FULL",
-           "trainingType": "MANUAL", **_common(row)}
+           "trainingType": row.spec.get("trainingType") or MANUAL, **_common(row)}
     return out
 
 
 def _solution(ctx: RequestContext, row: PersonalizeResource) -> dict:
     spec = row.spec
     out = {"name": row.name, "solutionArn": row.arn, "performHPO": bool(spec.get("performHPO")),
-           "performAutoML": bool(spec.get("performAutoML")), "performAutoTraining": False,
+           "performAutoML": bool(spec.get("performAutoML")), "performAutoTraining": bool(spec.get("performAutoTraining")),
            "performIncrementalUpdate": bool(spec.get("performIncrementalUpdate")),
            "datasetGroupArn": row.parent_arn, "solutionConfig": _config(spec), **_common(row)}
     if spec.get("recipeArn"):
         out["recipeArn"] = spec["recipeArn"]
     if spec.get("eventType"):
         out["eventType"] = spec["eventType"]
+    update = row.details.get("latestSolutionUpdate")
+    if update:
+        when = dt.datetime.fromisoformat(update["creationDateTime"])
+        out["latestSolutionUpdate"] = {**update, "creationDateTime": when, "lastUpdatedDateTime": when}
     latest = _latest_version(ctx, row.arn)
     if latest is not None:
         out["latestSolutionVersion"] = _version_summary(latest)
@@ -551,15 +563,30 @@ def list_solutions(ctx: RequestContext, request: dict) -> dict:
 @provider.operation("UpdateSolution")
 def update_solution(ctx: RequestContext, request: dict) -> dict:
     row = get(ctx, SOLUTION, request["solutionArn"])
-    if request.get("performAutoTraining"):
-        raise _not_implemented("performAutoTraining", "this gateway trains solution versions when you call "
-                               "CreateSolutionVersion")
     if request.get("performIncrementalUpdate"):
-        raise _not_implemented("performIncrementalUpdate", "incremental updates come with automatic training")
-    if request.get("solutionUpdateConfig"):
-        raise _not_implemented("solutionUpdateConfig", "its automatic-training schedule and events config are not "
-                               "run by this gateway")
-    TABLES[SOLUTION].update(ctx, row.arn, spec=dict(row.spec), modified_at=utcnow())
+        raise _not_implemented("performIncrementalUpdate", "incremental updates need a streaming-trained model; "
+                               "create a solution version with trainingMode UPDATE instead")
+    update = request.get("solutionUpdateConfig") or {}
+    if update.get("eventsConfig"):
+        raise _not_implemented("solutionUpdateConfig.eventsConfig", "the algorithms here weigh every event alike")
+    _need_active(row)
+    spec, details = dict(row.spec), dict(row.details)
+    if "autoTrainingConfig" in update:
+        autotrain.schedule_days(update["autoTrainingConfig"])
+        spec["solutionConfig"] = {**_config(spec), "autoTrainingConfig": update["autoTrainingConfig"]}
+    turned_on = request.get("performAutoTraining") is True and not spec.get("performAutoTraining")
+    if "performAutoTraining" in request:
+        spec["performAutoTraining"] = bool(request["performAutoTraining"])
+    now = utcnow()
+    if turned_on:  # the first automatic training counts from this update, as from a solution's creation
+        details["autoTrainingSince"] = now.isoformat()
+    # The update applies at once, so its summary reads ACTIVE (AWS: CREATE PENDING > CREATE IN_PROGRESS > ACTIVE).
+    details["latestSolutionUpdate"] = {
+        "solutionUpdateConfig": {"autoTrainingConfig": (spec.get("solutionConfig") or {}).get(
+            "autoTrainingConfig") or {"schedulingExpression": autotrain.DEFAULT_SCHEDULE}},
+        "status": ACTIVE, "performAutoTraining": bool(spec.get("performAutoTraining")),
+        "performIncrementalUpdate": False, "creationDateTime": now.isoformat()}
+    TABLES[SOLUTION].update(ctx, row.arn, spec=spec, details=details, modified_at=now)
     return {"solutionArn": row.arn}
 
 
@@ -597,12 +624,43 @@ def create_solution_version(ctx: RequestContext, request: dict) -> dict:
     if mode == "UPDATE" and recipe(solution.spec.get("recipeArn", "")) is not None and \
             recipe(solution.spec["recipeArn"]).recipe_type not in (USER_PERSONALIZATION,):
         raise InvalidInput("trainingMode UPDATE is only for user-personalization recipes.")
+    return {"solutionVersionArn": _start_version(ctx, solution, request, mode, MANUAL)}
+
+
+def _start_version(ctx: RequestContext, solution: PersonalizeResource, request: dict, mode: str,
+                   training_type: str) -> str:
+    """A solution version of the solution as it is now, and its training job."""
     arn = resource_arn(ctx, SOLUTION_VERSION, solution.name, secrets.token_hex(4))
-    spec = {**request, "trainingMode": mode, "snapshot": {key: solution.spec.get(key) for key in (
-        "recipeArn", "eventType", "performHPO", "performAutoML", "performIncrementalUpdate", "solutionConfig")}}
+    spec = {**request, "trainingMode": mode, "trainingType": training_type, "snapshot": {
+        key: solution.spec.get(key) for key in (
+            "recipeArn", "eventType", "performHPO", "performAutoML", "performIncrementalUpdate", "solutionConfig")}}
     _create(ctx, SOLUTION_VERSION, arn, request.get("name") or arn.rsplit("/", 1)[-1], spec, parent=solution.arn,
             job_kind=training.SOLUTION_VERSION_KIND, details={"datasetGroupArn": solution.parent_arn})
-    return {"solutionVersionArn": arn}
+    return arn
+
+
+@periodic("personalize.auto-training")
+def auto_train(now: dt.datetime) -> None:
+    """Start the automatic solution versions that are due (performAutoTraining), in every account."""
+    delay = runtime().settings.personalize_auto_training_delay_s
+    with session() as db:
+        solutions = db.scalars(select(PersonalizeResource).where(PersonalizeResource.kind == SOLUTION)).all()
+    for solution in solutions:
+        if not solution.spec.get("performAutoTraining"):
+            continue
+        principal = Principal(solution.account_id, solution.region)
+        versions = children(principal, solution.arn, SOLUTION_VERSION)
+        if any(_status(version) in BUSY for version in versions):
+            continue  # one training at a time: the slot is served when this one ends
+        since = solution.details.get("autoTrainingSince")
+        slot = autotrain.due_slot(
+            aware(dt.datetime.fromisoformat(since)) if since else solution.created,
+            autotrain.schedule_days(_config(solution.spec).get("autoTrainingConfig")), delay,
+            [(version.created, version.spec.get("trainingType") or MANUAL) for version in versions], now)
+        if slot is not None:
+            ctx = RequestContext(SERVICE, "CreateSolutionVersion", principal, f"auto-training-{slot.isoformat()}")
+            arn = _start_version(ctx, solution, {"solutionArn": solution.arn}, "AUTOTRAIN", AUTOMATIC)
+            log.info("automatic training", extra={"fields": {"solution": solution.arn, "solutionVersion": arn}})
 
 
 @provider.operation("DescribeSolutionVersion")
@@ -614,7 +672,8 @@ def describe_solution_version(ctx: RequestContext, request: dict) -> dict:
            "performHPO": bool(snapshot.get("performHPO")), "performAutoML": bool(snapshot.get("performAutoML")),
            "performIncrementalUpdate": bool(snapshot.get("performIncrementalUpdate")),
            "datasetGroupArn": row.details["datasetGroupArn"], "solutionConfig": snapshot.get("solutionConfig") or {},
-           "trainingMode": row.spec["trainingMode"], "trainingType": "MANUAL", **_common(row)}
+           "trainingMode": row.spec["trainingMode"], "trainingType": row.spec.get("trainingType") or MANUAL,
+           **_common(row)}
     if snapshot.get("recipeArn") or (result or {}).get("recipeArn"):
         out["recipeArn"] = snapshot.get("recipeArn") or result["recipeArn"]
     if snapshot.get("eventType"):
@@ -827,6 +886,158 @@ def list_event_trackers(ctx: RequestContext, request: dict) -> dict:
 def delete_event_tracker(ctx: RequestContext, request: dict) -> dict:
     _remove(ctx, get(ctx, EVENT_TRACKER, request["eventTrackerArn"]))
     return {}
+
+
+# ------------------------------------------------------------------------------------------------ metric attributions
+# "Guidelines and requirements for a metric attribution": at most one per dataset group, at most 10 metrics each, an
+# Interactions dataset with an EVENT_TYPE column. Reports go to S3 from the imports that ask for them (training.py
+# writes them); CloudWatch, where AWS also sends PutEvents and incremental-import metrics, is not served here.
+
+MAX_METRIC_ATTRIBUTIONS = 1  # per dataset group
+MAX_METRICS = 10  # per metric attribution
+
+
+def _attribution_of(ctx: RequestContext | Principal, group_arn: str) -> PersonalizeResource | None:
+    found = children(ctx, group_arn, METRIC_ATTRIBUTION)
+    return found[0] if found else None
+
+
+def _check_metrics_output(config: dict) -> None:
+    destination = config.get("s3DataDestination")
+    if not destination:
+        return
+    if not destination["path"].startswith("s3://"):
+        raise InvalidInput(f"The s3DataDestination path {destination['path']} is not valid: it must be an s3:// "
+                           f"path.")
+    if destination.get("kmsKeyArn"):
+        raise _not_implemented("metricsOutputConfig.s3DataDestination.kmsKeyArn",
+                               "objects are written as the gateway's blob store holds them")
+
+
+def _check_metrics(ctx: RequestContext, group_arn: str, metrics: list[dict]) -> None:
+    """Every metric's expression against the group's schemas, and names unique."""
+    found = datasets.datasets(ctx.principal, group_arn)
+    interactions = found.get("Interactions")
+    if interactions is None:
+        raise InvalidInput(f"The dataset group {group_arn} has no Interactions dataset: a metric attribution reports "
+                           f"on interactions.")
+    schemas = {kind: datasets.schema_of(ctx.principal, row) for kind, row in found.items()
+               if kind in attribution.SUMMABLE}
+    if schemas["Interactions"].field("EVENT_TYPE") is None:
+        raise InvalidInput(f"The Interactions dataset {interactions.arn} has no EVENT_TYPE column, which a metric "
+                           f"attribution needs.")
+    seen: set[str] = set()
+    for metric in metrics:
+        if metric["metricName"] in seen:
+            raise InvalidInput(f"The metric name {metric['metricName']} is given more than once: metric names must be "
+                               f"unique within a metric attribution.")
+        seen.add(metric["metricName"])
+        attribution.parse_expression(metric, schemas)
+
+
+def _metric(metric: dict) -> dict:
+    return {"eventType": metric["eventType"], "metricName": metric["metricName"], "expression": metric["expression"]}
+
+
+@provider.operation("CreateMetricAttribution")
+def create_metric_attribution(ctx: RequestContext, request: dict) -> dict:
+    group = get(ctx, DATASET_GROUP, request["datasetGroupArn"])
+    existing = _attribution_of(ctx, group.arn)
+    arn = resource_arn(ctx, METRIC_ATTRIBUTION, request["name"])
+    if existing is not None and existing.arn != arn:  # the same name: ResourceAlreadyExists below
+        raise LimitExceeded(f"The dataset group {group.arn} already has the metric attribution {existing.arn}; a "
+                            f"dataset group can have at most {MAX_METRIC_ATTRIBUTIONS}.")
+    metrics = [_metric(metric) for metric in request["metrics"]]
+    if not metrics:
+        raise InvalidInput("A metric attribution needs at least one metric.")
+    if len(metrics) > MAX_METRICS:  # the model says so too; requests that skip its validation land here
+        raise LimitExceeded(f"A metric attribution can have at most {MAX_METRICS} metrics; {len(metrics)} were given.")
+    _check_metrics(ctx, group.arn, metrics)
+    _check_metrics_output(request["metricsOutputConfig"])
+    _create(ctx, METRIC_ATTRIBUTION, arn, request["name"], {**request, "metrics": metrics}, parent=group.arn)
+    return {"metricAttributionArn": arn}
+
+
+def _metric_attribution_summary(row: PersonalizeResource) -> dict:
+    return {"name": row.name, "metricAttributionArn": row.arn, **_common(row)}
+
+
+@provider.operation("DescribeMetricAttribution")
+def describe_metric_attribution(ctx: RequestContext, request: dict) -> dict:
+    row = get(ctx, METRIC_ATTRIBUTION, request["metricAttributionArn"])
+    return {"metricAttribution": {**_metric_attribution_summary(row), "datasetGroupArn": row.parent_arn,
+                                  "metricsOutputConfig": row.spec["metricsOutputConfig"]}}
+
+
+@provider.operation("ListMetricAttributions")
+def list_metric_attributions(ctx: RequestContext, request: dict) -> dict:
+    rows = _listed(ctx, METRIC_ATTRIBUTION, request.get("datasetGroupArn"), DATASET_GROUP)
+    return PAGING.page(ctx, request, rows, _metric_attribution_summary)
+
+
+@provider.operation("ListMetricAttributionMetrics")
+def list_metric_attribution_metrics(ctx: RequestContext, request: dict) -> dict:
+    if not request.get("metricAttributionArn"):
+        raise InvalidInput("ListMetricAttributionMetrics needs the metricAttributionArn of the metric attribution "
+                           "whose metrics to list.")
+    row = get(ctx, METRIC_ATTRIBUTION, request["metricAttributionArn"])
+    return PAGING.page(ctx, request, row.spec["metrics"])
+
+
+@provider.operation("UpdateMetricAttribution")
+def update_metric_attribution(ctx: RequestContext, request: dict) -> dict:
+    """removeMetrics first, then addMetrics (so one call can replace a metric), then metricsOutputConfig."""
+    if not request.get("metricAttributionArn"):
+        raise InvalidInput("UpdateMetricAttribution needs the metricAttributionArn of the metric attribution to "
+                           "update.")
+    row = get(ctx, METRIC_ATTRIBUTION, request["metricAttributionArn"])
+    metrics = list(row.spec["metrics"])
+    names = [metric["metricName"] for metric in metrics]
+    for name in request.get("removeMetrics") or []:
+        if name not in names:
+            raise InvalidInput(f"The metric attribution {row.arn} has no metric named {name} to remove; its metrics "
+                               f"are {', '.join(names) or 'none'}.")
+        index = names.index(name)
+        del names[index], metrics[index]
+    for metric in request.get("addMetrics") or []:
+        if metric["metricName"] in names:
+            raise ResourceAlreadyExists(f"The metric attribution {row.arn} already has a metric named "
+                                        f"{metric['metricName']}.")
+        names.append(metric["metricName"])
+        metrics.append(_metric(metric))
+    if not metrics:
+        raise InvalidInput(f"The update would leave the metric attribution {row.arn} without metrics; it needs at "
+                           f"least one.")
+    if len(metrics) > MAX_METRICS:
+        raise InvalidInput(f"The update would give the metric attribution {row.arn} {len(metrics)} metrics; it can "
+                           f"have at most {MAX_METRICS}.")
+    _check_metrics(ctx, row.parent_arn, metrics)
+    output = request.get("metricsOutputConfig") or row.spec["metricsOutputConfig"]
+    _check_metrics_output(output)
+    TABLES[METRIC_ATTRIBUTION].update(ctx, row.arn, spec={**row.spec, "metrics": metrics,
+                                                          "metricsOutputConfig": output}, modified_at=utcnow())
+    return {"metricAttributionArn": row.arn}
+
+
+@provider.operation("DeleteMetricAttribution")
+def delete_metric_attribution(ctx: RequestContext, request: dict) -> dict:
+    _remove(ctx, get(ctx, METRIC_ATTRIBUTION, request["metricAttributionArn"]))
+    return {}
+
+
+def _check_publishable(ctx: RequestContext, dataset: PersonalizeResource) -> None:
+    """CreateDatasetImportJob's publishAttributionMetricsToS3: an Interactions import into a group whose metric
+    attribution has an S3 path ("Publishing metric attribution reports to Amazon S3")."""
+    if dataset.spec["datasetType"] != "Interactions":
+        raise InvalidInput(f"publishAttributionMetricsToS3 is for imports into an Interactions dataset; "
+                           f"{dataset.arn} is an {dataset.spec['datasetType']} dataset.")
+    found = _attribution_of(ctx, dataset.parent_arn)
+    if found is None:
+        raise InvalidInput(f"publishAttributionMetricsToS3 needs a metric attribution, and the dataset group "
+                           f"{dataset.parent_arn} has none: create one with an s3DataDestination first.")
+    if not (found.spec["metricsOutputConfig"].get("s3DataDestination") or {}).get("path"):
+        raise InvalidInput(f"publishAttributionMetricsToS3 needs an S3 path, and the metric attribution {found.arn} "
+                           f"has no metricsOutputConfig.s3DataDestination.")
 
 
 # ------------------------------------------------------------------------------------------------ batch inference
