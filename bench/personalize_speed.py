@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -202,6 +203,12 @@ def gateway_load(url: str, campaign: str, users: list[str], concurrency: int) ->
     if errors:
         raise errors[0]
     return latencies, wall
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def local_load(model, users: list[str], concurrency: int) -> tuple[list[float], float]:
@@ -390,7 +397,10 @@ def main() -> None:
                 for user in users[:50])
             gateway_load(url, campaign, users[:200], args.concurrency)  # warm-up: connections, caches
             one_latencies, one_wall = gateway_load(url, campaign, sequential, 1)
+            client_cpu, gateway_cpu = time.process_time(), process_cpu_seconds(process.pid)
             many_latencies, many_wall = gateway_load(url, campaign, users, args.concurrency)
+            client_cpu = (time.process_time() - client_cpu) / len(users)
+            gateway_cpu = (process_cpu_seconds(process.pid) - gateway_cpu) / len(users)
             changes = events_to_change(url, made["group"], campaign, items["ITEM_ID"].tolist())
         finally:
             process.terminate()
@@ -420,6 +430,13 @@ def main() -> None:
           f"{gateway_rps:.0f} requests/s - 1 = {local_rps / gateway_rps - 1:+.2f} (goal <= {GOAL_OVERHEAD:+.2f}); "
           f"one at a time the gateway adds {per_call * 1000:.1f} ms per call (p50) to a "
           f"{statistics.median(local_one) * 1000:.2f} ms recommend()")
+
+    cores = os.cpu_count() or 1
+    ceiling = cores / (client_cpu + gateway_cpu)
+    print(f"CPU per GetRecommendations at concurrency {args.concurrency}: gateway {gateway_cpu * 1000:.2f} ms, this "
+          f"boto3 client {client_cpu * 1000:.2f} ms; on these {cores} cores, shared by both, at most {ceiling:.0f} "
+          f"requests/s, so at concurrency {args.concurrency} a mean latency of at least "
+          f"{args.concurrency / ceiling * 1000:.0f} ms (Little's law)")
 
     print("\ntrain() of aws-user-personalization, each in a fresh process "
           "(RSS: peak RSS while training above the RSS before it; traced: tracemalloc peak of a second training)")

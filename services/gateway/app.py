@@ -38,6 +38,7 @@ from services.gateway.protocol.wire import (
     IncomingRequest,
     decode_json_body,
     error_response,
+    fill_idempotency_tokens,
     json_response,
     read_input,
     read_rest_input,
@@ -173,7 +174,7 @@ async def handle(request: Request, native: bool) -> Response:
                 raise ServiceError("UnknownOperationException", f"Unknown operation {operation_name!r} for {service_name}", 404)
             operation = spec.operation(operation_name)
             exchange.routed(spec, operation)
-            params = read_input(operation, decode_json_body(body))
+            params = read_input(operation, fill_idempotency_tokens(operation, decode_json_body(body)))
         elif exchange.cbor:
             spec, operation = route_cbor_path(raw_path)
             exchange.routed(spec, operation)
@@ -355,12 +356,16 @@ def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues
     return app
 
 
-class AwsJsonFastPath:
-    """ASGI front of the FastAPI app: requests of the AWS RPC protocols (POST / with X-Amz-Target — most real-time
-    calls — and POST /service/... with smithy-protocol, rpc-v2-cbor) go straight to `handle`, past FastAPI's router
-    and middleware stack, which cost a quarter of the serving process's work on a DetectEntities call; everything
-    else goes to the app. `handle` enforces the body limit and turns every error into an AWS error itself, so the
-    answer is the same either way."""
+# The app's own routes; every other path is an AWS call that the catch-all route would give to `handle`.
+APP_PATHS = frozenset({"/health", "/ready", "/metrics", "/openapi.json", "/docs"})
+
+
+class AwsCallFastPath:
+    """ASGI front of the FastAPI app: AWS calls (every HTTP request but the app's own paths and /v1/..., which holds
+    the native API and Polly's rest-json paths) go straight to `handle`, past FastAPI's router and middleware stack,
+    which cost a quarter of the serving process's work on a DetectEntities call and more on a rest-json
+    GetRecommendations; everything else goes to the app. `handle` enforces the body limit and turns every error into
+    an AWS error itself, so the answer is the same either way."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -370,7 +375,7 @@ class AwsJsonFastPath:
         return self.app.state
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and _is_rpc_call(scope):
+        if scope["type"] == "http" and _is_aws_call(scope):
             scope["app"] = self.app  # what Request.app reads
             response = await handle(Request(scope, receive), native=False)
             await response(scope, receive, send)
@@ -378,12 +383,6 @@ class AwsJsonFastPath:
         await self.app(scope, receive, send)
 
 
-def _is_rpc_call(scope) -> bool:
+def _is_aws_call(scope) -> bool:
     path = scope["path"]
-    if path == "/":
-        header = b"x-amz-target"
-    elif path.startswith("/service/"):
-        header = SMITHY_PROTOCOL_HEADER.encode()
-    else:
-        return False
-    return any(name == header for name, _ in scope["headers"])
+    return scope["method"] in ALL_METHODS and path not in APP_PATHS and not path.startswith("/v1/")

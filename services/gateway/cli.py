@@ -24,14 +24,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from services.gateway.app import AwsJsonFastPath, create_app
+    from services.gateway.app import AwsCallFastPath, create_app
     from services.gateway.observability import configure_logging
 
     settings = _settings(args)
     if args.no_worker:
         settings.run_workers = False
     configure_logging(settings.log_level)
-    app = AwsJsonFastPath(create_app(settings))
+    app = AwsCallFastPath(create_app(settings))
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)
 

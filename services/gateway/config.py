@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # Per-process concurrency of each job queue, e.g. AIGATE_QUEUE_CONCURRENCY='{"comprehend": 4}'.
     queue_concurrency: dict[str, int] = {}
     default_queue_concurrency: int = 2
+    # How often each job queue is polled for work, in seconds (DBOS's default is 1 s). Every poll of the seven queues
+    # is a few database queries: 0.2 s made an idle gateway burn an eighth of a core and a busy one lose a fifth.
+    job_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     # Whether `aigate serve` also runs queued jobs (set false when dedicated `aigate worker`s do).
     run_workers: bool = True
     # DBOS executor identity: a restarted process with the same id resumes the work it left.

@@ -19,9 +19,13 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict = {"pool_pre_ping": True}
         if self.is_sqlite:
-            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            # A local file needs no liveness ping per checkout. The pool keeps a connection for each of the serving
+            # threads (anyio's 40) rather than opening and closing overflow ones, each costing the pragmas below.
+            options: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}, "pool_size": 40,
+                             "max_overflow": 40}
+        else:
+            options = {"pool_pre_ping": True}  # a server may have dropped an idle connection
         self.engine: Engine = create_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

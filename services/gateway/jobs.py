@@ -309,7 +309,8 @@ class JobManager:
             DBOS.listen_queues(list(listen))
         DBOS.launch()
         for queue in self.queues():
-            DBOS.register_queue(queue, worker_concurrency=self.settings.concurrency_of(queue), polling_interval_sec=0.2)
+            DBOS.register_queue(queue, worker_concurrency=self.settings.concurrency_of(queue),
+                                 polling_interval_sec=self.settings.job_poll_interval_s)
         if PERIODIC:  # create or replace: every member applies the same schedules
             cron = every_seconds_cron(self.settings.periodic_interval_s)
             DBOS.apply_schedules([{"schedule_name": f"aigate.{name}", "workflow_fn": run_periodic, "schedule": cron,

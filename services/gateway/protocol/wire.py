@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
+import uuid
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 from urllib.parse import parse_qsl, unquote
@@ -105,10 +106,11 @@ class RestRoute:
     method: str
     pattern: regex.Pattern
     literal_chars: int
-    required_query: tuple[str, ...]
+    required_query: frozenset[str]
+    prefix: str  # the URI's literal start, checked before the pattern: most routes fail it
 
 
-def _compile_request_uri(uri: str) -> tuple[regex.Pattern, int, tuple[str, ...]]:
+def _compile_request_uri(uri: str) -> tuple[regex.Pattern, int, frozenset[str], str]:
     path, _, query = uri.partition("?")
     parts, literal = [], 0
     for piece in regex.split(r"(\{[^}]+\})", path):
@@ -121,27 +123,30 @@ def _compile_request_uri(uri: str) -> tuple[regex.Pattern, int, tuple[str, ...]]
         else:
             parts.append(regex.escape(piece))
             literal += len(piece)
-    required = tuple(item.partition("=")[0] for item in query.split("&") if item)
-    return regex.compile("^" + "".join(parts) + "/?$"), literal, required
+    required = frozenset(item.partition("=")[0] for item in query.split("&") if item)
+    return regex.compile("^" + "".join(parts) + "/?$"), literal, required, path.partition("{")[0]
 
 
 class RestRouter:
     def __init__(self, specs: list[ServiceSpec]):
-        self.routes: list[RestRoute] = []
+        routes: list[RestRoute] = []
         for spec in specs:
             for name in spec.operation_names:
                 operation = spec.operation(name)
-                pattern, literal, required = _compile_request_uri(operation.http["requestUri"])
-                self.routes.append(RestRoute(spec, operation, operation.http["method"], pattern, literal, required))
+                pattern, literal, required, prefix = _compile_request_uri(operation.http["requestUri"])
+                routes.append(RestRoute(spec, operation, operation.http["method"], pattern, literal, required, prefix))
         # Most specific first: more literal characters, then fixed query keys.
-        self.routes.sort(key=lambda r: (r.literal_chars, len(r.required_query)), reverse=True)
+        routes.sort(key=lambda r: (r.literal_chars, len(r.required_query)), reverse=True)
+        self.by_method: dict[str, list[RestRoute]] = {}
+        for route in routes:
+            self.by_method.setdefault(route.method, []).append(route)
 
     def match(
         self, method: str, path: str, query_keys: set[str], signing_name: str | None
     ) -> tuple[RestRoute, dict[str, str]]:
         candidates = []
-        for route in self.routes:
-            if route.method != method or not set(route.required_query) <= query_keys:
+        for route in self.by_method.get(method, ()):
+            if not path.startswith(route.prefix) or not route.required_query <= query_keys:
                 continue
             found = route.pattern.match(path)
             if found:
@@ -318,3 +323,14 @@ def error_response(spec: ServiceSpec | None, error: ServiceError, request_id: st
     status = error.status or (spec.error_status(error.code) if spec else 400)
     headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code}
     return json_response(spec, status, {"__type": error.code, "message": error.message}, headers)
+
+
+# ---------------------------------------------------------------- native REST
+
+
+def fill_idempotency_tokens(operation: OperationModel, wire: dict[str, Any]) -> dict[str, Any]:
+    """What the AWS SDKs do before sending (botocore's `generate_idempotent_uuid`): each top-level member marked
+    `idempotencyToken` in the model that the caller left out gets a fresh uuid4. Native REST callers send plain
+    JSON, so the gateway fills them for them."""
+    missing = [name for name in operation.idempotent_members if name not in wire]
+    return {**wire, **{name: str(uuid.uuid4()) for name in missing}} if missing else wire
