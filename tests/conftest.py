@@ -31,8 +31,10 @@ class GatewayProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "AIGATE_LOG_LEVEL": "INFO", **(env or {})}
+        # With a certificate the gateway serves HTTPS; clients trust that (self-signed) certificate.
+        self.certificate = self.env.get("AIGATE_TLS_CERTFILE") or None
+        self.url = f"{'https' if self.certificate else 'http'}://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"{data_dir.name}-gateway.log"
         self.process: subprocess.Popen | None = None
 
@@ -48,7 +50,7 @@ class GatewayProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()[-4000:]}")
             try:
-                if requests.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/ready", timeout=1, verify=self.certificate or True).status_code == 200:
                     return self
             except requests.ConnectionError:
                 pass

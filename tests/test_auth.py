@@ -20,7 +20,8 @@ BOB = ("AKIABOB00000000000002", "bob-secret-Kx3n2m1p", "222222222222")
 def secured(tmp_path_factory):
     keys = ",".join(":".join(key) for key in (ALICE, BOB))
     process = GatewayProcess(tmp_path_factory.mktemp("auth") / "data",
-                             env={"AIGATE_AUTH_MODE": "sigv4", "AIGATE_AUTH_KEYS": keys}).start()
+                             env={"AIGATE_AUTH_MODE": "sigv4", "AIGATE_AUTH_KEYS": keys,
+                                  "AIGATE_AUTH_ALLOW_BEARER_WITHOUT_TLS": "true"}).start()
     yield process
     process.stop()
 
@@ -74,6 +75,121 @@ def test_tampered_body_is_rejected(secured):
     tampered = requests.post(secured.url + "/", data=body.replace(b"English", b"Englisch"), headers=headers, timeout=10)
     assert tampered.status_code == 403
     assert tampered.json()["__type"] == "InvalidSignatureException"
+
+
+DETECT = {"X-Amz-Target": "Comprehend_20171127.DetectDominantLanguage", "Content-Type": "application/x-amz-json-1.1"}
+
+
+def signed_headers(url: str, body: bytes, extra: dict | None = None, without_host: bool = False) -> dict:
+    """Alice's SigV4 headers for a DetectDominantLanguage POST of `body` (X-Amz-Content-SHA256 among the signed
+    headers when `extra` sets it, as S3 clients send it)."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    class Signer(botocore.auth.SigV4Auth):
+        def headers_to_sign(self, request):
+            selected = super().headers_to_sign(request)
+            if without_host:
+                del selected["host"]
+            return selected
+
+    request = botocore.awsrequest.AWSRequest(method="POST", url=url + "/", data=body, headers={**DETECT, **(extra or {})})
+    Signer(botocore.credentials.Credentials(ALICE[0], ALICE[1]), "comprehend", "us-east-1").add_auth(request)
+    return dict(request.headers)
+
+
+def test_declared_payload_hash_must_be_the_bodys(secured):
+    """botocore's canonical request takes the payload hash from X-Amz-Content-SHA256: a signature made over one
+    body's declared hash must not carry another body."""
+    import hashlib
+
+    signed_body = b'{"Text": "hello world, this is English"}'
+    other = b'{"Text": "Bonjour tout le monde, ceci est du francais"}'
+    headers = signed_headers(secured.url, signed_body, {"X-Amz-Content-SHA256": hashlib.sha256(signed_body).hexdigest()})
+    assert requests.post(secured.url + "/", data=signed_body, headers=headers, timeout=10).status_code == 200
+    swapped = requests.post(secured.url + "/", data=other, headers=headers, timeout=10)
+    assert swapped.status_code == 403
+    assert swapped.json() == {"__type": "InvalidSignatureException",
+                              "message": "The provided 'x-amz-content-sha256' header does not match what was computed."}
+
+
+def test_unsigned_payload_only_where_the_model_allows_it(secured):
+    """UNSIGNED-PAYLOAD is for operations whose model marks the payload unsigned (lexv2-runtime's
+    RecognizeUtterance); Comprehend's are not, so such a signature is refused, whatever the body."""
+    body = b'{"Text": "hello world, this is English"}'
+    headers = signed_headers(secured.url, body, {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    refused = requests.post(secured.url + "/", data=body, headers=headers, timeout=10)
+    assert refused.status_code == 403
+    assert refused.json()["__type"] == "InvalidSignatureException"
+    assert refused.json()["message"].startswith("The request signature we calculated does not match")
+
+
+def test_host_must_be_signed(secured):
+    body = b'{"Text": "hello world, this is English"}'
+    response = requests.post(secured.url + "/", data=body, headers=signed_headers(secured.url, body, without_host=True),
+                             timeout=10)
+    assert response.status_code == 403
+    assert response.json() == {"__type": "IncompleteSignatureException",
+                               "message": "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."}
+
+
+def self_signed_certificate(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, PEM files in `folder`."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "gateway.pem", folder / "gateway.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_tls_and_bearer_only_over_it(tmp_path):
+    """With AIGATE_TLS_CERTFILE/KEYFILE the gateway serves HTTPS (boto3 and Bearer callers over it); without
+    AIGATE_AUTH_ALLOW_BEARER_WITHOUT_TLS a Bearer header in clear text is refused, the secret unused."""
+    import boto3
+
+    cert, key = self_signed_certificate(tmp_path)
+    keys = ",".join(":".join(item) for item in (ALICE, BOB))
+    common = {"AIGATE_AUTH_MODE": "sigv4", "AIGATE_AUTH_KEYS": keys}
+    tls = GatewayProcess(tmp_path / "tls", env={**common, "AIGATE_TLS_CERTFILE": cert,
+                                                "AIGATE_TLS_KEYFILE": key}).start()
+    plain = GatewayProcess(tmp_path / "plain", env=common).start()
+    try:
+        assert tls.url.startswith("https://")
+        bearer = {"Authorization": f"Bearer {ALICE[0]}:{ALICE[1]}"}
+        over_tls = requests.post(f"{tls.url}/v1/comprehend/DetectDominantLanguage", json={"Text": SENTENCES["fr"]},
+                                 headers=bearer, verify=cert, timeout=30)
+        assert over_tls.status_code == 200 and over_tls.json()["Languages"][0]["LanguageCode"] == "fr"
+        comprehend = boto3.client("comprehend", endpoint_url=tls.url, region_name="us-east-1", verify=cert,
+                                  aws_access_key_id=ALICE[0], aws_secret_access_key=ALICE[1])
+        assert comprehend.detect_dominant_language(Text=SENTENCES["de"])["Languages"][0]["LanguageCode"] == "de"
+
+        clear = requests.post(f"{plain.url}/v1/comprehend/DetectDominantLanguage", json={"Text": SENTENCES["fr"]},
+                              headers=bearer, timeout=30)
+        assert clear.status_code == 403
+        assert clear.json()["__type"] == "IncompleteSignatureException"
+        assert "only over TLS" in clear.json()["message"]
+    finally:
+        tls.stop()
+        plain.stop()
 
 
 def test_bearer_token_for_plain_http(secured):

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from services.gateway import openapi
-from services.gateway.auth import Authenticator
+from services.gateway.auth import SIGNATURE_MISMATCH, Authenticator
 from services.gateway.config import Settings
 from services.gateway.context import Principal, request_id_var
 from services.gateway.errors import ServiceError, internal_failure, request_too_large, unknown_operation
@@ -86,6 +86,7 @@ class RawRequest:
     raw_path: str
     query: str
     body: bytes
+    unsigned_payload: bool = False  # SigV4-signed over UNSIGNED-PAYLOAD: only operations whose model allows it
 
 
 async def read_authenticated(request: Request, gateway: Gateway, limit: int) -> tuple[RawRequest, Principal]:
@@ -94,8 +95,14 @@ async def read_authenticated(request: Request, gateway: Gateway, limit: int) -> 
     raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
     url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
-    principal = gateway.auth.authenticate(request.method, url, headers, body)
-    return RawRequest(headers, raw_path, query, body), principal
+    found = gateway.auth.authenticate(request.method, url, headers, body, secure=request.url.scheme == "https")
+    return RawRequest(headers, raw_path, query, body, found.unsigned_payload), found.principal
+
+
+def check_payload_signing(raw: RawRequest, operation: OperationModel | None) -> None:
+    """An unsigned payload is valid only where the operation's model says so (e.g. RecognizeUtterance's audio)."""
+    if raw.unsigned_payload and not (operation is not None and operation.unsigned_payload):
+        raise ServiceError("InvalidSignatureException", SIGNATURE_MISMATCH, 403)
 
 
 def new_request_id() -> str:
@@ -193,6 +200,7 @@ async def handle(request: Request, native: bool) -> Response:
             exchange.routed(spec, operation)
             params = read_rest_input(route, IncomingRequest(request.method, raw_path, query, headers, body), labels)
 
+        check_payload_signing(raw, operation)
         result = await gateway.dispatcher.call(spec, operation, exchange.principal, params, exchange.request_id)
         reply_headers = {"x-amzn-RequestId": exchange.request_id}
         if exchange.cbor:
@@ -220,7 +228,8 @@ async def handle_jobs(request: Request, job_id: str | None) -> Response:
     async def work(exchange: Exchange) -> Response:
         gateway = exchange.gateway
         store = gateway.runtime.jobs.store
-        _, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        raw, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        check_payload_signing(raw, None)
         exchange.principal = principal
         if job_id is None:
             found, token = await run_in_threadpool(store.list, principal, None, request.query_params.get("status"),
@@ -244,6 +253,7 @@ async def handle_blob(request: Request) -> Response:
         blobs = gateway.runtime.blobs
         reply_headers = {"x-amzn-RequestId": exchange.request_id}
         raw, principal = await read_authenticated(request, gateway, gateway.settings.max_blob_upload_bytes)
+        check_payload_signing(raw, None)
         exchange.principal = principal
         try:
             if request.method == "PUT":

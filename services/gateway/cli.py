@@ -32,8 +32,10 @@ def serve(args: argparse.Namespace) -> None:
         settings.run_workers = False
     configure_logging(settings.log_level)
     app = AwsCallFastPath(create_app(settings))
+    tls = {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile)} \
+        if settings.tls_certfile else {}
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, **tls)
 
 
 def worker(args: argparse.Namespace) -> None:

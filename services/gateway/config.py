@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # "AKID:SECRET:ACCOUNT,AKID2:SECRET2:ACCOUNT2"
     auth_keys: Annotated[list[AccessKey], NoDecode] = []
     default_account_id: str = "000000000000"
+    # `Authorization: Bearer AKID:SECRET` sends the secret itself: accepted over TLS only, unless this is set.
+    auth_allow_bearer_without_tls: bool = False
+    # Serve HTTPS with this certificate chain and private key (PEM files); both or neither.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
 
     models_dir: Path | None = None
     # Explicit weight paths per engine, e.g. AIGATE_MODEL_PATHS='{"langid": "/m/model.plzma"}'.
@@ -88,6 +93,12 @@ class Settings(BaseSettings):
     # Uploads through /v1/blobs (media for jobs) are held in memory: keep this well under the RAM you have.
     max_blob_upload_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "Settings":
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("AIGATE_TLS_CERTFILE and AIGATE_TLS_KEYFILE go together")
+        return self
 
     @field_validator("file_roots", mode="before")
     @classmethod
