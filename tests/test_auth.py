@@ -237,6 +237,15 @@ def test_accounts_are_isolated(secured):
         "DominantLanguageDetectionJobPropertiesList"][0]["JobId"] == started["JobId"]
 
 
+def test_model_report_needs_a_key(secured):
+    """/v1/models shows the weights' paths on disk: in sigv4 mode not to anonymous callers."""
+    anonymous = requests.get(f"{secured.url}/v1/models", timeout=10)
+    assert anonymous.status_code == 403 and anonymous.json()["__type"] == "MissingAuthenticationTokenException"
+    report = requests.get(f"{secured.url}/v1/models", timeout=10,
+                          headers={"Authorization": f"Bearer {ALICE[0]}:{ALICE[1]}"})
+    assert report.status_code == 200 and {"name", "weights_path", "licence"} <= set(report.json()[0])
+
+
 def test_secrets_never_logged(secured):
     time.sleep(0.2)  # let the log lines of the tests above reach the file
     log = secured.log()

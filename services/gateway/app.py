@@ -315,8 +315,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None, listen_queues
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models", include_in_schema=False)
-    async def models_report(request: Request) -> list[dict[str, Any]]:
-        return request.app.state.gateway.runtime.models.describe()
+    async def models_report(request: Request) -> Response:
+        # It shows where weights are on disk: in sigv4 mode only to a caller with a key.
+        async def work(exchange: Exchange) -> Response:
+            gateway = exchange.gateway
+            _, exchange.principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+            return JSONResponse(gateway.runtime.models.describe())
+
+        return await serve(request, work)
 
     @app.get("/v1/coverage", include_in_schema=False)
     async def coverage_report(request: Request) -> dict[str, Any]:
