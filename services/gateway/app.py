@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import uuid
@@ -17,6 +18,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from services.gateway import openapi
@@ -67,17 +69,33 @@ class Gateway:
         self.dispatcher = runtime.dispatcher
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def request_timeout() -> ServiceError:
+    # S3's wording for the same condition: the AWS JSON services document none of their own.
+    return ServiceError("RequestTimeout", "Your socket connection to the server was not read from or written to "
+                        "within the timeout period. Idle connections will be closed.", 400)
+
+
+async def read_body(request: Request, limit: int, idle_s: float, total_s: float) -> bytes:
+    """The body, at most `limit` bytes, each chunk within `idle_s` of the last and all within `total_s`: a client
+    that stalls or drips its body does not hold a connection (and a request slot) for ever."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise request_too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_s
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), min(idle_s, max(deadline - loop.time(), 0.001)))
+        except StopAsyncIteration:
+            return b"".join(chunks)
+        except asyncio.TimeoutError:
+            raise request_timeout() from None
         size += len(chunk)
         if size > limit:
             raise request_too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,8 @@ class RawRequest:
 
 
 async def read_authenticated(request: Request, gateway: Gateway, limit: int) -> tuple[RawRequest, Principal]:
-    body = await read_body(request, limit)
+    settings = gateway.settings
+    body = await read_body(request, limit, settings.request_idle_timeout_s, settings.request_body_timeout_s)
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in request.scope["headers"]}
     raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
@@ -156,6 +175,10 @@ async def serve(request: Request, work: Callable[[Exchange], Awaitable[Response]
         response = await work(exchange)
     except ServiceError as error:
         response = exchange.error_response(error)
+    except ClientDisconnect:
+        # The client hung up before its request was whole: nobody to answer, nothing wrong here. 499 (nginx's
+        # "client closed request") in the log line and the metrics, not a 500.
+        response = Response(status_code=499)
     except Exception:
         log.exception("unhandled error", extra={"fields": {"service": exchange.service,
                                                            "operation": exchange.operation}})

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     public_url: str = ""
 
     max_request_bytes: int = 16 * 1024 * 1024
+    # A request body must keep arriving (no gap above the idle timeout) and be whole within the body timeout, in
+    # seconds; else RequestTimeout (400). The body timeout bounds uploads through /v1/blobs too.
+    request_idle_timeout_s: float = Field(default=20.0, gt=0)
+    request_body_timeout_s: float = Field(default=600.0, gt=0)
     # Uploads through /v1/blobs (media for jobs) are held in memory: keep this well under the RAM you have.
     max_blob_upload_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"
