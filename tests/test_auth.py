@@ -62,15 +62,8 @@ def test_unsigned_request(secured):
 
 def test_tampered_body_is_rejected(secured):
     """A signature covers the body: the same headers with another body fail."""
-    import botocore.auth
-    import botocore.awsrequest
-    import botocore.credentials
-
     body = b'{"Text": "hello world, this is English"}'
-    request = botocore.awsrequest.AWSRequest(method="POST", url=secured.url + "/", data=body, headers={
-        "X-Amz-Target": "Comprehend_20171127.DetectDominantLanguage", "Content-Type": "application/x-amz-json-1.1"})
-    botocore.auth.SigV4Auth(botocore.credentials.Credentials(ALICE[0], ALICE[1]), "comprehend", "us-east-1").add_auth(request)
-    headers = dict(request.headers)
+    headers = signed_headers(secured.url, body)
     assert requests.post(secured.url + "/", data=body, headers=headers, timeout=10).status_code == 200
     tampered = requests.post(secured.url + "/", data=body.replace(b"English", b"Englisch"), headers=headers, timeout=10)
     assert tampered.status_code == 403

@@ -107,7 +107,10 @@ class RawRequest:
     unsigned_payload: bool = False  # SigV4-signed over UNSIGNED-PAYLOAD: only operations whose model allows it
 
 
-async def read_authenticated(request: Request, gateway: Gateway, limit: int) -> tuple[RawRequest, Principal]:
+async def read_authenticated(request: Request, gateway: Gateway, limit: int,
+                             routed_later: bool = False) -> tuple[RawRequest, Principal]:
+    """The body and the caller. An UNSIGNED-PAYLOAD signature is refused here unless `routed_later`: an AWS call,
+    whose operation (known only once routed) `check_payload_signing` checks."""
     settings = gateway.settings
     body = await read_body(request, limit, settings.request_idle_timeout_s, settings.request_body_timeout_s)
     headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in request.scope["headers"]}
@@ -115,7 +118,10 @@ async def read_authenticated(request: Request, gateway: Gateway, limit: int) -> 
     query = request.scope.get("query_string", b"").decode("latin-1")
     url = f"http://{headers.get('host', 'localhost')}{raw_path}" + (f"?{query}" if query else "")
     found = gateway.auth.authenticate(request.method, url, headers, body, secure=request.url.scheme == "https")
-    return RawRequest(headers, raw_path, query, body, found.unsigned_payload), found.principal
+    raw = RawRequest(headers, raw_path, query, body, found.unsigned_payload)
+    if not routed_later:
+        check_payload_signing(raw, None)
+    return raw, found.principal
 
 
 def check_payload_signing(raw: RawRequest, operation: OperationModel | None) -> None:
@@ -193,7 +199,8 @@ async def handle(request: Request, native: bool) -> Response:
 
     async def work(exchange: Exchange) -> Response:
         gateway = exchange.gateway
-        raw, exchange.principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
+        raw, exchange.principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes,
+                                                           routed_later=True)
         headers, raw_path, query, body = raw.headers, raw.raw_path, raw.query, raw.body
 
         route = None
@@ -251,8 +258,7 @@ async def handle_jobs(request: Request, job_id: str | None) -> Response:
     async def work(exchange: Exchange) -> Response:
         gateway = exchange.gateway
         store = gateway.runtime.jobs.store
-        raw, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
-        check_payload_signing(raw, None)
+        _, principal = await read_authenticated(request, gateway, gateway.settings.max_request_bytes)
         exchange.principal = principal
         if job_id is None:
             found, token = await run_in_threadpool(store.list, principal, None, request.query_params.get("status"),
@@ -276,7 +282,6 @@ async def handle_blob(request: Request) -> Response:
         blobs = gateway.runtime.blobs
         reply_headers = {"x-amzn-RequestId": exchange.request_id}
         raw, principal = await read_authenticated(request, gateway, gateway.settings.max_blob_upload_bytes)
-        check_payload_signing(raw, None)
         exchange.principal = principal
         try:
             if request.method == "PUT":

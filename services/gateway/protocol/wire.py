@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
-import uuid
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 from urllib.parse import parse_qsl, unquote
 
 import orjson
 import regex
+from botocore.handlers import generate_idempotent_uuid
 from botocore.model import OperationModel, Shape
 from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -329,8 +329,9 @@ def error_response(spec: ServiceSpec | None, error: ServiceError, request_id: st
 
 
 def fill_idempotency_tokens(operation: OperationModel, wire: dict[str, Any]) -> dict[str, Any]:
-    """What the AWS SDKs do before sending (botocore's `generate_idempotent_uuid`): each top-level member marked
-    `idempotencyToken` in the model that the caller left out gets a fresh uuid4. Native REST callers send plain
-    JSON, so the gateway fills them for them."""
-    missing = [name for name in operation.idempotent_members if name not in wire]
-    return {**wire, **{name: str(uuid.uuid4()) for name in missing}} if missing else wire
+    """What the AWS SDKs do before sending: each top-level member marked `idempotencyToken` in the model that the
+    caller left out gets a fresh uuid4 (botocore's own handler does it). Native REST callers send plain JSON, so
+    the gateway fills them for them."""
+    filled = dict(wire)
+    generate_idempotent_uuid(filled, operation)
+    return filled
