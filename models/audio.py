@@ -3,11 +3,15 @@
 `decode(data)` turns any container/codec FFmpeg knows (wav, flac, mp3, mp4/m4a, ogg/opus, webm, amr where the
 codec exists) into float32 samples at 16 kHz, one row per channel, plus what the container said about itself.
 Corrupt, empty or non-audio input raises `AudioDecodeError`, never hangs: decoding stops at `max_seconds`.
+A PCM WAV header whose fields contradict one another (block align, byte rate, channels, sample size) is corrupt
+too: FFmpeg trusts the sample-size field alone, so 16-bit samples under a header saying 8 bits decode as loud
+noise, which Whisper turns into an invented sentence.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,12 +60,44 @@ def matches_format(container: str, media_format: str) -> bool:
     return bool(names & set(FORMAT_NAMES.get(media_format, (media_format,))))
 
 
+_PCM_TAGS = (1, 3)  # WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT
+_EXTENSIBLE = 0xFFFE
+
+
+def check_wav_header(data: bytes) -> None:
+    """Raise AudioDecodeError where a RIFF/WAVE file's PCM `fmt ` chunk contradicts itself; other files pass."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk == b"fmt ":
+            body = data[pos + 8:pos + 8 + min(size, 40)]
+            if len(body) < 16:
+                raise AudioDecodeError("the WAV fmt chunk is truncated")
+            tag, channels, rate, byte_rate, align, bits = struct.unpack_from("<HHIIHH", body)
+            if tag == _EXTENSIBLE and len(body) >= 26:
+                tag = struct.unpack_from("<H", body, 24)[0]  # the SubFormat GUID starts with the format tag
+            if tag not in _PCM_TAGS:
+                return  # ADPCM, A-law...: their block fields mean other things
+            if channels < 1 or rate < 1 or bits not in ((8, 16, 24, 32) if tag == 1 else (32, 64)):
+                raise AudioDecodeError(f"the WAV header is corrupt ({channels} channels, {bits}-bit, {rate} Hz)")
+            if align != channels * bits // 8 or byte_rate != rate * align:
+                raise AudioDecodeError(f"the WAV header contradicts itself ({channels} channels of {bits}-bit "
+                                       f"samples at {rate} Hz, but block align {align} and byte rate {byte_rate})")
+            return
+        pos += 8 + size + (size & 1)
+        if size == 0xFFFFFFFF:
+            return
+
+
 def decode(data: bytes, max_seconds: float = 4 * 3600.0, keep_channels: bool = True) -> DecodedAudio:
     """Decode and resample to 16 kHz float32; keep up to 2 channels apart (for channel identification)."""
     import av
 
     if not data:
         raise AudioDecodeError("the media file is empty")
+    check_wav_header(data)
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except Exception as error:  # av.error.InvalidDataError and friends
@@ -71,6 +107,8 @@ def decode(data: bytes, max_seconds: float = 4 * 3600.0, keep_channels: bool = T
         if not streams:
             raise AudioDecodeError("the media file has no audio stream")
         stream = streams[0]
+        if stream.codec_context is None:  # FFmpeg found the stream but has no decoder for what it says it holds
+            raise AudioDecodeError("no decoder for the audio stream")
         source_channels = stream.codec_context.channels or 1
         channels = min(2, source_channels) if keep_channels else 1
         layout = "stereo" if channels == 2 else "mono"

@@ -11,6 +11,19 @@
 
 Both return the same plain result (`Transcription`): language, language probabilities, and segments with word
 timings and probabilities. Nothing here knows AWS shapes.
+
+What both engines guarantee, whatever the audio (right words, or none; never fluent invented ones):
+
+- **Silence is no speech.** Silero VAD (bundled with faster-whisper) looks at the audio first: where it finds no
+  speech at all, nothing is decoded and the transcription is empty (Whisper alone writes "You" into each 30 s of
+  digital silence, with `no_speech_prob` 0.93 but a confident -0.7 log probability, so its own silence rule keeps
+  it). Where there is speech somewhere, a segment Whisper itself rates as probably no speech (`no_speech_prob` >
+  0.6) and that lies outside every VAD speech region is dropped.
+- **Decoding is deterministic.** Beam search at temperature 0 only: faster-whisper's default fallback samples at
+  temperatures 0.2..1.0 when a window's result is repetitive or improbable, and the sampled text differs from run
+  to run (a marginal French stretch came back as different garbled sentences in different runs). A window whose
+  beam-search result loops (gzip compression ratio over 2.4) is decoded again, still greedily and deterministically,
+  with 3-gram repeats forbidden, and the less repetitive of the two is kept.
 """
 
 from __future__ import annotations
@@ -78,6 +91,29 @@ class Transcription:
         return cls(data["language"], data["language_probability"], data["language_probs"], data["duration"],
                    [Segment(s["start"], s["end"], s["text"], [Word(*w) for w in s["words"]])
                     for s in data["segments"]])
+
+
+# ---------------------------------------------------------------- no speech, no words
+
+NO_SPEECH_PROB = 0.6  # Whisper's own no-speech threshold
+LOOPING = 2.4  # gzip compression ratio over which a window's text is a repetition loop (Whisper's threshold)
+
+
+def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of speech found by Silero VAD (faster-whisper's bundled ONNX model, 400 ms padding)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if audio.size < 512:
+        return []
+    return [(item["start"] / 16000, item["end"] / 16000)
+            for item in get_speech_timestamps(np.ascontiguousarray(audio, dtype=np.float32), VadOptions())]
+
+
+def keep_segment(start: float, end: float, no_speech_prob: float, regions: list[tuple[float, float]]) -> bool:
+    """False for a segment Whisper rates as probably no speech that no VAD speech region overlaps."""
+    if no_speech_prob <= NO_SPEECH_PROB:
+        return True
+    return any(min(end, b) > max(start, a) for a, b in regions)
 
 
 def _cpu_threads(settings: ModelSettings) -> int:
@@ -171,20 +207,65 @@ class FasterWhisperEngine:
         if language is None and candidates:
             probs = self.detect_language(audio, candidates)
             language = next(iter(probs))
-        segments, info = self.model.transcribe(
-            audio, language=language, beam_size=beam_size, word_timestamps=True, initial_prompt=initial_prompt,
-            hotwords=hotwords, vad_filter=vad_filter, condition_on_previous_text=False,
-        )
-        result = []
-        for segment in segments:
-            words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word.strip(), float(w.probability))
-                     for w in (segment.words or []) if w.word.strip()]
-            result.append(Segment(round(float(segment.start), 3), round(float(segment.end), 3), segment.text.strip(),
-                                  words))
+        duration = len(audio) / 16000
+        regions = speech_regions(audio)
+        if not regions:  # no speech anywhere: nothing to decode
+            if language is None:
+                probs = self.detect_language(audio)
+                language = next(iter(probs))
+            probs = probs or {language: 1.0}
+            return Transcription(language, float(probs.get(language, 1.0)), dict(list(probs.items())[:10]),
+                                 duration, [])
+        options = dict(language=language, beam_size=beam_size, word_timestamps=True, initial_prompt=initial_prompt,
+                       hotwords=hotwords, vad_filter=vad_filter, condition_on_previous_text=False, temperature=0.0)
+        segments, info = self.model.transcribe(audio, **options)
+        segments = list(segments)
+        language = info.language  # the one decoded (faster-whisper detects it when none was given)
+        result: list[Segment] = []
+        for start, end, window in self._windows(segments, duration):
+            if max(segment.compression_ratio for segment in window) > LOOPING:
+                window = self._unlooped(audio, start, end, window, {**options, "language": language})
+            for segment in window:
+                if not keep_segment(float(segment.start), float(segment.end), float(segment.no_speech_prob),
+                                    regions):
+                    continue
+                words = [Word(round(float(w.start), 3), round(float(w.end), 3), w.word.strip(),
+                              float(w.probability)) for w in (segment.words or []) if w.word.strip()]
+                result.append(Segment(round(float(segment.start), 3), round(float(segment.end), 3),
+                                      segment.text.strip(), words))
         if not probs:
             probs = dict(info.all_language_probs or [(info.language, info.language_probability)])
-        return Transcription(info.language, float(probs.get(info.language, info.language_probability)),
+        return Transcription(language, float(probs.get(language, info.language_probability)),
                              {k: float(v) for k, v in list(probs.items())[:10]}, float(info.duration), result)
+
+    @staticmethod
+    def _windows(segments: list, duration: float) -> list[tuple[float, float, list]]:
+        """Segments grouped by the 30 s decoding window they came from (faster-whisper's `seek`, in 10 ms frames),
+        with each window's span in seconds."""
+        groups: dict[int, list] = {}
+        for segment in segments:
+            groups.setdefault(int(segment.seek), []).append(segment)
+        seeks = list(groups)
+        return [(seek / 100, min(duration, seeks[i + 1] / 100 if i + 1 < len(seeks) else seek / 100 + 30.0),
+                 groups[seek]) for i, seek in enumerate(seeks)]
+
+    def _unlooped(self, audio: np.ndarray, start: float, end: float, window: list, options: dict) -> list:
+        """A looping window decoded again with 3-gram repeats forbidden (deterministic); the less repetitive
+        result, its times on the whole audio's clock."""
+        import dataclasses as dc
+
+        piece = audio[int(start * 16000):int(end * 16000)]
+        if piece.size < 1600:
+            return window
+        retry, _info = self.model.transcribe(piece, **{**options, "vad_filter": False, "no_repeat_ngram_size": 3})
+        retry = list(retry)
+        if not retry or max(s.compression_ratio for s in retry) >= max(s.compression_ratio for s in window):
+            return window
+        shifted = []
+        for segment in retry:
+            words = [dc.replace(w, start=w.start + start, end=w.end + start) for w in (segment.words or [])]
+            shifted.append(dc.replace(segment, start=segment.start + start, end=segment.end + start, words=words))
+        return shifted
 
 
 class OpenAIWhisperEngine:
@@ -235,6 +316,10 @@ class OpenAIWhisperEngine:
         if language is None:
             probs = self.detect_language(audio, candidates)
             language = next(iter(probs))
+        regions = speech_regions(audio)
+        if not regions:  # no speech anywhere: nothing to decode
+            probs = probs or {language: 1.0}
+            return Transcription(language, float(probs.get(language, 1.0)), probs, len(audio) / 16000, [])
         prompt = " ".join(part for part in (hotwords, initial_prompt) if part) or None
         with self._lock:
             output = self.model.transcribe(audio.astype(np.float32), language=language, initial_prompt=prompt,
@@ -242,6 +327,9 @@ class OpenAIWhisperEngine:
                                            condition_on_previous_text=False, temperature=0.0)
         segments = []
         for segment in output["segments"]:
+            if not keep_segment(float(segment["start"]), float(segment["end"]),
+                                float(segment.get("no_speech_prob", 0.0)), regions):
+                continue
             words = [Word(round(float(w["start"]), 3), round(float(w["end"]), 3), w["word"].strip(),
                           float(w["probability"]))
                      for w in segment.get("words", []) if w["word"].strip()]

@@ -217,21 +217,62 @@ def test_duplicate_name_conflicts(transcribe, s3, bucket):
     wait_job(transcribe, name)
 
 
-@pytest.mark.parametrize("case", ["corrupt", "empty", "missing", "wrong-format", "text", "too-short"])
+def _patched(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    import struct
+
+    return data[:offset] + struct.pack(fmt, value) + data[offset + struct.calcsize(fmt):]
+
+
+UNSUPPORTED = "Unsupported media format."
+MISMATCH = "The media format provided does not match the detected media format."
+
+
+@pytest.mark.parametrize("case", ["corrupt", "empty", "missing", "wrong-format", "text", "too-short", "header-8-bit",
+                                  "header-8-bit-as-wav", "header-unknown-codec", "wrong-rate"])
 def test_bad_media_fails_the_job(transcribe, s3, bucket, case):
     wav = to_wav(espeak("testing one two"))
     data, expected, options = {
-        "corrupt": (b"RIFF\x10\x00\x00\x00WAVEfmt " + bytes(range(256)) * 8, "Failed to parse audio file", {}),
+        "corrupt": (b"RIFF\x10\x00\x00\x00WAVEfmt " + bytes(range(256)) * 8, UNSUPPORTED, {}),
         "empty": (b"", "file size too small", {}),
         "missing": (None, "couldn't be found", {}),
-        "wrong-format": (wav, "doesn't match the detected media format", {"MediaFormat": "mp3"}),
-        "text": (b"just some text, not audio at all\n" * 50, "Failed to parse audio file", {}),
+        "wrong-format": (wav, MISMATCH, {"MediaFormat": "mp3"}),
+        "text": (b"just some text, not audio at all\n" * 50, UNSUPPORTED, {}),
         "too-short": (to_wav(np.zeros(RATE // 10, dtype=np.float32)), "file size too small", {}),
+        # A header saying 8-bit over 16-bit samples: FFmpeg decodes loud noise, Whisper an invented sentence.
+        "header-8-bit": (_patched(wav, 34, "<H", 8), UNSUPPORTED, {}),
+        "header-8-bit-as-wav": (_patched(wav, 34, "<H", 8), MISMATCH, {"MediaFormat": "wav"}),
+        "header-unknown-codec": (_patched(wav, 20, "<H", 0x1234), UNSUPPORTED, {}),  # was "Internal error: ..."
+        "wrong-rate": (wav, "The sample rate provided does not match the detected sample rate.",
+                       {"MediaSampleRateHertz": 8000}),
     }[case]
     media = f"s3://{bucket}/nothing-here.wav" if data is None else put_media(s3, bucket, "m.bin", data)
     _name, job = run_job(transcribe, media, **options)
     assert job["TranscriptionJobStatus"] == "FAILED"
-    assert expected in job["FailureReason"]
+    reason = job["FailureReason"]
+    assert reason.startswith(expected) if expected[0].isupper() else expected in reason, reason
+    # AWS's words only: nothing FFmpeg or Python said.
+    assert not re.search(r"Errno|Error:|Exception|Traceback|Internal error|avcodec|FFmpeg", reason), reason
+
+
+def test_media_file_uri_is_required_at_the_call(transcribe):
+    """botocore's model leaves every Media member optional; the service answers at the call (the job used to be
+    accepted and then fail with "Internal error: KeyError")."""
+    for media in ({}, {"RedactedMediaFileUri": "s3://b/k.wav"}):
+        with pytest.raises(transcribe.exceptions.BadRequestException, match="media.mediaFileUri"):
+            transcribe.start_call_analytics_job(CallAnalyticsJobName=unique(), Media=media)
+        with pytest.raises(transcribe.exceptions.BadRequestException, match="media.mediaFileUri"):
+            transcribe.start_transcription_job(TranscriptionJobName=unique(), Media=media, LanguageCode="en-US")
+
+
+@pytest.mark.slow
+def test_long_digital_silence_is_an_empty_transcript(transcribe, s3, bucket):
+    """AWS gives an empty transcript for silence; Whisper alone wrote "You" into every 30 s of it."""
+    media = put_media(s3, bucket, "silence.wav", to_wav(np.zeros(150 * RATE, dtype=np.float32)))
+    _name, job = run_job(transcribe, media, Subtitles={"Formats": ["srt"]})
+    assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
+    results = fetch_json(job["Transcript"]["TranscriptFileUri"])["results"]
+    assert results["transcripts"] == [{"transcript": ""}] and results["items"] == []
+    assert requests.get(job["Subtitles"]["SubtitleFileUris"][0], timeout=30).text.strip() == ""
 
 
 # ---------------------------------------------------------------- vocabularies and filters
@@ -407,22 +448,61 @@ def test_identify_language(transcribe, s3, bucket):
     assert "Paris" in words_of({"results": results})
 
 
-# Known defect (found 2026-12-02, on the code before and after the service-kit change alike, with faster-whisper
-# 1.2.1 / ctranslate2 4.8.5): the French run after the English one comes back as garbled French ("Boubou, je
-# bouclerai..."), so "Paris" is missing; both languages are still identified. Kept running, not skipped.
+def _stretch_text(document: dict, start: float, end: float) -> str:
+    """The words of a transcript timed within [start, end] seconds."""
+    return " ".join(item["alternatives"][0]["content"] for item in document["results"]["items"]
+                    if item["type"] == "pronunciation" and start <= float(item["start_time"]) < end)
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(reason="French run of a mixed-language job recognised poorly (see the comment above)", strict=False)
 def test_identify_multiple_languages(transcribe, s3, bucket):
+    # Each stretch is recognised as a job in its language alone would be. Spanish, not French, carries the check
+    # of the words: Whisper base hears espeak-ng's Spanish (this sentence: one word wrong) but hardly its French
+    # (84% word errors and more on five sentences, each alone; see the French test below).
+    english = espeak("Good evening, I would like to book a table for two people tonight.", "en-us")
+    spanish = espeak("Buenas noches, quisiera reservar una habitación para dos noches en Madrid, por favor.", "es")
+    gap = np.zeros(RATE, dtype=np.float32)
+    mixed = put_media(s3, bucket, "mixed-es.wav", to_wav(np.concatenate([english, gap, spanish])))
+    _name, job = run_job(transcribe, mixed, IdentifyMultipleLanguages=True,
+                         LanguageOptions=["en-US", "es-ES", "fr-FR"])
+    assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
+    codes = {item["LanguageCode"]: item["DurationInSeconds"] for item in job["LanguageCodes"]}
+    assert set(codes) == {"en-US", "es-ES"}, codes
+    assert abs(codes["en-US"] - len(english) / RATE) < 1.0 and abs(codes["es-ES"] - len(spanish) / RATE) < 1.0
+    document = fetch_json(job["Transcript"]["TranscriptFileUri"])
+    switch = (len(english) + len(gap)) / RATE
+    first, second = _stretch_text(document, 0, switch), _stretch_text(document, switch, 1e9)
+    assert "table" in first and "Madrid" in second, (first, second)
+    assert "noches" in second and "noches" not in first and "table" not in second
+    assert document["results"]["language_codes"][0]["language_code"] in ("en-US", "es-ES")
+
+
+@pytest.mark.slow
+def test_identify_multiple_languages_english_then_french(transcribe, s3, bucket):
+    # The reported job: English, then French. Both stretches are identified with their durations and each is
+    # decoded in its own language, deterministically (the French used to come back as a different garbled sentence
+    # in each run: faster-whisper's temperature fallback sampled it). Which French words Whisper base makes of
+    # espeak-ng's French voice is not checked: alone, this sentence comes out as "Pour vous, j'ai beaucoup aimé
+    # m'emmène sur mon bout de l'îme à Paris si vous plaît".
     french = espeak("Bonjour, je voudrais réserver une chambre pour deux nuits à Paris, s'il vous plaît.", "fr")
     english = espeak("Good evening, I would like to book a table for two people tonight.", "en-us")
     gap = np.zeros(RATE, dtype=np.float32)
     mixed = put_media(s3, bucket, "mixed.wav", to_wav(np.concatenate([english, gap, french])))
-    _name, job = run_job(transcribe, mixed, IdentifyMultipleLanguages=True, LanguageOptions=["en-US", "fr-FR"])
-    assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
-    codes = {item["LanguageCode"]: item["DurationInSeconds"] for item in job["LanguageCodes"]}
-    assert set(codes) == {"en-US", "fr-FR"}, codes
-    text = words_of(fetch_json(job["Transcript"]["TranscriptFileUri"]))
-    assert "table" in text and "Paris" in text
+    texts = []
+    for _ in range(2):
+        _name, job = run_job(transcribe, mixed, IdentifyMultipleLanguages=True, LanguageOptions=["en-US", "fr-FR"])
+        assert job["TranscriptionJobStatus"] == "COMPLETED", job.get("FailureReason")
+        codes = {item["LanguageCode"]: item["DurationInSeconds"] for item in job["LanguageCodes"]}
+        assert set(codes) == {"en-US", "fr-FR"}, codes
+        assert abs(codes["en-US"] - len(english) / RATE) < 1.0 and abs(codes["fr-FR"] - len(french) / RATE) < 1.0
+        document = fetch_json(job["Transcript"]["TranscriptFileUri"])
+        switch = (len(english) + len(gap)) / RATE
+        first, second = _stretch_text(document, 0, switch), _stretch_text(document, switch, 1e9)
+        assert normalise(first) == normalise("Good evening, I would like to book a table for two people tonight.")
+        assert second and not {"good", "evening", "table", "tonight"} & set(normalise(second)), second
+        assert len(second.split()) <= 3 * 14  # no repetition loop
+        texts.append(words_of(document))
+    assert texts[0] == texts[1], texts
 
 
 @pytest.mark.slow

@@ -16,13 +16,14 @@ from services.gateway.runtime import runtime
 from services.transcribe.errors import BadRequest
 from services.transcribe.jobs import (
     DEFAULT_BUCKET,
+    generic_failures,
     output_uri,
     pii_detector,
     recognize,
     vocabulary_and_filter,
     write_output,
 )
-from services.transcribe.resources import CATEGORIES, CallCategory
+from services.transcribe.resources import CATEGORIES, CallCategory, vocabulary_language
 from services.transcribe.transcript import Token, apply_filter, join_text, redact
 
 CALL_ANALYTICS = "transcribe.call-analytics"
@@ -294,6 +295,7 @@ def analyse(principal: Principal, name: str, request: dict, recognized: dict, fi
     return result
 
 
+@generic_failures
 def run_call_analytics(run: JobRun) -> dict:
     """A call analytics job's work (registered as the runner of the call analytics JobApi)."""
     request = run.request
@@ -308,9 +310,11 @@ def run_call_analytics(run: JobRun) -> dict:
     else:
         asr_request["LanguageCode"] = "en-US"
     vocabulary, filter_words = vocabulary_and_filter(run.principal, settings)
+    language = vocabulary_language(run.principal, settings) if vocabulary else None
     categories = [{"CategoryName": row.name, "Rules": row.rules}
                   for row in CATEGORIES.list(run.principal, CallCategory.input_type == "POST_CALL")]
-    recognized = run.step(recognize, run.principal.account_id, asr_request, vocabulary, name="recognize")
+    recognized = run.step(recognize, run.principal.account_id, asr_request, vocabulary, language,
+                          name="recognize")
     if not recognized["tokens"]:
         raise BadRequest("The media file holds no speech that could be transcribed.")
     run.progress(1, 2)

@@ -10,6 +10,18 @@ from services.transcribe.errors import BadRequest
 from services.transcribe.resources import filter_of, ready_vocabulary
 
 
+# AWS's validation wording for a required member left out.
+MISSING_MEDIA_URI = ("1 validation error detected: Value null at 'media.mediaFileUri' failed to satisfy constraint: "
+                     "Member must not be null")
+
+
+def check_media(request: dict) -> None:
+    """Media.MediaFileUri is required by the service though botocore's model leaves every Media member optional
+    (RedactedMediaFileUri is an output of call analytics); AWS answers its absence at the call."""
+    if not (request.get("Media") or {}).get("MediaFileUri"):
+        raise BadRequest(MISSING_MEDIA_URI)
+
+
 def check_language_request(request: dict) -> None:
     chosen = [key for key in ("LanguageCode", "IdentifyLanguage", "IdentifyMultipleLanguages") if request.get(key)]
     if not chosen:
@@ -73,6 +85,7 @@ def check_subtitles(request: dict) -> None:
 
 
 def check_call_analytics_request(ctx: RequestContext, request: dict) -> None:
+    check_media(request)
     definitions = request.get("ChannelDefinitions") or []
     if definitions:
         if len(definitions) != 2 or {d["ChannelId"] for d in definitions} != {0, 1} or \

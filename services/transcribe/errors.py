@@ -9,3 +9,4 @@ errors = ServiceErrors("transcribe")
 BadRequest = errors.BadRequestException
 NotFound = errors.NotFoundException
 Conflict = errors.ConflictException
+InternalFailure = errors.InternalFailureException

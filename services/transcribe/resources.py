@@ -189,5 +189,11 @@ def ready_vocabulary(principal: Principal, name: str) -> list[VocabularyEntry]:
     return row.entry_objects()
 
 
+def vocabulary_language(principal: Principal, settings: dict) -> str | None:
+    """The language (AWS code) of the vocabulary a job's Settings name, or None where they name none."""
+    name = settings.get("VocabularyName")
+    return VOCABULARIES_USED.get(principal, name).language_code if name else None
+
+
 def filter_of(principal: Principal, name: str) -> list[str]:
     return list(VOCABULARY_FILTERS_USED.get(principal, name).words)

@@ -292,10 +292,12 @@ async def serve_websocket(websocket: WebSocket, rt) -> None:
     except asyncio.CancelledError:
         worker.cancel()
         raise
-    except Exception as error:  # never leave the client hanging on a server fault
+    except Exception:  # never leave the client hanging on a server fault
         worker.cancel()
-        log.exception("streaming session failed")
-        binary, text = _error_frame(bool(use_frames), "InternalFailureException", f"{type(error).__name__}: {error}")
+        log.exception("streaming session failed")  # the exception stays in the log; the client gets AWS's words
+        binary, text = _error_frame(bool(use_frames), "InternalFailureException",
+                                    "A problem occurred while processing the audio. Amazon Transcribe terminated "
+                                    "processing.")
         try:
             await (websocket.send_bytes(binary) if binary else websocket.send_text(text))
             await websocket.close(code=1011)

@@ -8,13 +8,14 @@ from services.gateway.context import RequestContext
 from services.gateway.jobs import Job
 from services.gateway.kit.jobs import Submission, stored_form
 from services.transcribe.arns import transcription_job_arn
-from services.transcribe.checks import check_language_request, check_settings, check_subtitles
+from services.transcribe.checks import check_language_request, check_media, check_settings, check_subtitles
 from services.transcribe.job_api import STATUS, ended, job_api
 from services.transcribe.jobs import TRANSCRIPTION, run_transcription
 from services.transcribe.tagging import TAGGING
 
 
 def accept_transcription_job(ctx: RequestContext, request: dict) -> Submission:
+    check_media(request)
     check_language_request(request)
     check_settings(ctx, request)
     check_subtitles(request)
