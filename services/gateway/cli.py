@@ -1,4 +1,4 @@
-"""`aigate` command line: serve, worker, models list, coverage."""
+"""`aigate` command line: serve, worker, models list / prepare, coverage."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from services.gateway.config import Settings
@@ -64,6 +65,18 @@ def models_list(args: argparse.Namespace) -> None:
     print(models_json(settings) if args.json else format_models_table(settings))
 
 
+def models_prepare(args: argparse.Namespace) -> None:
+    """Load the named engines once, so that what they build on first use (the sentiment model is trained and
+    cached) is built now, at install, rather than inside a client's first request."""
+    from models.registry import ModelRegistry
+
+    with ModelRegistry(_settings(args)) as registry:
+        for name in args.engines:
+            started = time.monotonic()
+            registry.get(name)
+            print(f"{name}: ready ({time.monotonic() - started:.1f} s)")
+
+
 def coverage_report(args: argparse.Namespace) -> None:
     from services.gateway.registry import coverage, load_providers
 
@@ -97,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     list_cmd.add_argument("--json", action="store_true")
     list_cmd.add_argument("--data-dir", type=Path)
     list_cmd.set_defaults(func=models_list)
+
+    prepare_cmd = models_sub.add_parser("prepare", help="load engines now, building what they build on first use")
+    prepare_cmd.add_argument("engines", nargs="+", metavar="ENGINE")
+    prepare_cmd.add_argument("--data-dir", type=Path)
+    prepare_cmd.set_defaults(func=models_prepare)
 
     coverage_cmd = commands.add_parser("coverage", help="implemented AWS operations per service")
     coverage_cmd.add_argument("--json", action="store_true")
