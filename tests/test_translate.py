@@ -73,8 +73,36 @@ def test_unsupported_pair(translate):
 
 
 def test_same_language_returns_text(translate):
+    # AWS returns the text unchanged (and does not charge) when source and target are the same, given or detected.
     result = translate.translate_text(Text="Hello world", SourceLanguageCode="en", TargetLanguageCode="en")
     assert result["TranslatedText"] == "Hello world"
+    assert (result["SourceLanguageCode"], result["TargetLanguageCode"]) == ("en", "en")
+    german = translate.translate_text(Text="Das Haus ist groß.", SourceLanguageCode="de", TargetLanguageCode="de")
+    assert german["TranslatedText"] == "Das Haus ist groß."  # no engine translates German here: none is needed
+    detected = translate.translate_text(Text="The weather is very nice today.", SourceLanguageCode="auto",
+                                        TargetLanguageCode="en")
+    assert detected["TranslatedText"] == "The weather is very nice today." and detected["SourceLanguageCode"] == "en"
+
+
+def test_unknown_codes_are_unsupported_even_when_equal(translate):
+    for source, target, named in (("zz", "zz", "Source language 'zz'"), ("en", "zz", "Target language 'zz'"),
+                                  ("zz", "en", "Source language 'zz'")):
+        with pytest.raises(translate.exceptions.UnsupportedLanguagePairException) as excinfo:
+            translate.translate_text(Text="Hello world", SourceLanguageCode=source, TargetLanguageCode=target)
+        assert f"Unsupported language pair: {source} to {target}" in str(excinfo.value)
+        assert named in str(excinfo.value) and excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+@pytest.mark.parametrize("text,language", [
+    ("El perro come pan.", "es"), ("La casa es grande.", "es"), ("Tengo dos hermanos.", "es"),
+    ("The dog eats bread.", "en"), ("Le chien mange du pain.", "fr"), ("Der Hund frisst Brot.", "de"),
+    ("Il cane mangia il pane.", "it"), ("Tinc dos germans.", "ca"), ("De hond eet brood.", "nl"),
+    ("Ik heb twee broers.", "nl"), ("Eu gosto muito da praia.", "pt"),
+])
+def test_auto_detects_short_sentences(translate, text, language):
+    # Auto into the sentence's own language: the detected source is reported and the text comes back unchanged.
+    result = translate.translate_text(Text=text, SourceLanguageCode="auto", TargetLanguageCode=language)
+    assert result["SourceLanguageCode"] == language and result["TranslatedText"] == text
 
 
 def test_text_size_limits(translate):
@@ -442,6 +470,23 @@ def test_batch_job_html_auto_with_terminology(translate, s3, bucket, terminology
     assert "database" in text and "server" in text
 
 
+def test_batch_job_same_language_target(translate, s3, bucket):
+    # A target equal to the source is accepted (TranslateText's rule): the document comes out unchanged, uncharged.
+    original = "The house is red and the dog is big."
+    s3.put_object(Bucket=bucket, Key="same/doc.txt", Body=original.encode())
+    job = translate.start_text_translation_job(
+        InputDataConfig={"S3Uri": f"s3://{bucket}/same/", "ContentType": "text/plain"},
+        OutputDataConfig={"S3Uri": f"s3://{bucket}/same-out/"}, DataAccessRoleArn=ROLE, SourceLanguageCode="en",
+        TargetLanguageCodes=["en", "es"], ClientToken=uuid.uuid4().hex)
+    props = wait_for_job(translate, job["JobId"])
+    assert props["JobStatus"] == "COMPLETED", props
+    folder = f"same-out/000000000000-TranslateText-{job['JobId']}/"
+    assert s3.get_object(Bucket=bucket, Key=folder + "en.doc.txt")["Body"].read().decode() == original
+    assert "perro" in s3.get_object(Bucket=bucket, Key=folder + "es.doc.txt")["Body"].read().decode().lower()
+    details = s3.get_object(Bucket=bucket, Key=folder + "details/en.auxiliary-translation-details.json")
+    assert '"charactersTranslated": 0' in details["Body"].read().decode()
+
+
 def test_batch_job_errors(translate, bucket):
     def start(**overrides):
         args = dict(InputDataConfig={"S3Uri": f"s3://{bucket}/in/", "ContentType": "text/plain"},
@@ -452,6 +497,9 @@ def test_batch_job_errors(translate, bucket):
 
     with pytest.raises(translate.exceptions.UnsupportedLanguagePairException):
         start(TargetLanguageCodes=["es", "ja"])
+    for source, targets in (("zz", ["zz"]), ("en", ["es", "zz"]), ("auto", ["zz"])):
+        with pytest.raises(translate.exceptions.UnsupportedLanguagePairException):
+            start(SourceLanguageCode=source, TargetLanguageCodes=targets)
     with pytest.raises(translate.exceptions.InvalidRequestException):
         start(InputDataConfig={"S3Uri": f"s3://{bucket}/in/", "ContentType": "application/pdf"})
     with pytest.raises(translate.exceptions.ResourceNotFoundException):

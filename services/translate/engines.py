@@ -100,9 +100,9 @@ ROUTER = Router()
 class UnsupportedPair(UnsupportedLanguagePair):
     """No engine route from `source` to `target`."""
 
-    def __init__(self, source: str, target: str):
-        super().__init__(f"Unsupported language pair: {source} to {target}. ListLanguages shows the languages "
-                         f"this gateway's engines translate.")
+    def __init__(self, source: str, target: str, reason: str | None = None):
+        super().__init__(f"Unsupported language pair: {source} to {target}. " + (
+            reason or "No engine of this gateway translates it; ListLanguages shows the languages they translate."))
 
 
 def split_sentences(text: str) -> list[str]:

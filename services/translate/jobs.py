@@ -57,13 +57,16 @@ def accept(ctx: RequestContext, request: dict) -> Submission:
     documents.check_content_type(request["InputDataConfig"]["ContentType"])
     if source.lower() != "auto":
         for target in targets:
-            if normalize(source) == target:
-                raise InvalidRequest("The source and a target language are the same.")
-            if not ROUTER.supports(normalize(source), target):
+            # TranslateText's rule (translation.resolve_pair): unknown codes are refused; a target equal to the
+            # source is accepted and its documents come out unchanged.
+            translation.check_known(normalize(source), target)
+            if normalize(source) != target and not ROUTER.supports(normalize(source), target):
                 raise UnsupportedPair(normalize(source), target)
         for target in targets:  # unknown terminologies fail now, not in the worker
             TermSet.load(ctx.principal, request.get("TerminologyNames"), normalize(source), target)
     else:
+        for target in targets:
+            translation.check_known("en", target)  # only the target can be checked before detection
         for name in request.get("TerminologyNames") or []:
             TERMINOLOGIES.get(ctx, name)
     if request.get("ParallelDataNames"):
@@ -176,7 +179,8 @@ def _translate_file(account_id: str, region: str, request: dict, folder: str, ur
             runtime().blobs.write(out_uri, translated, account_id, content_type=content_type)
             outcome = state.get("outcome")
             record.update({"targetFile": out_uri, "sourceLanguage": outcome.source if outcome else None,
-                           "charactersTranslated": len(sample),
+                           # a document already in the target language is passed through, not charged
+                           "charactersTranslated": 0 if outcome and outcome.source == outcome.target else len(sample),
                            "appliedTerminologies": outcome.applied_terminologies if outcome else []})
         except ServiceError as error:  # this document fails; the others go on
             record["error"] = {"errorCode": error.code, "errorMessage": error.message}

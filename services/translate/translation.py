@@ -9,11 +9,15 @@ from services.gateway.runtime import runtime
 from services.translate import profanity
 from services.translate.engines import ROUTER, Step, UnsupportedPair, translate_texts
 from services.translate.errors import DetectedLanguageLowConfidence, TextSizeLimitExceeded, Validation
-from services.translate.languages import normalize
+from services.translate.languages import ENGLISH_NAMES, normalize
 from services.translate.terminology import TermSet, applied
 
 MAX_TEXT_BYTES = 10_000  # TranslateText's limit, in UTF-8 bytes
-MIN_DETECTION_SCORE = 0.5
+# Auto-detection keeps only the languages Amazon Translate knows (py3langid also scores dialects such as Venetian
+# or Extremaduran, which split a short sentence's probability with its major neighbour) and renormalises. Measured
+# on 100 short sentences in 11 languages and 15 non-language strings (ok 123, asdf qwer, 12:30, ...): at 0.25,
+# 98 sentences accepted, 95 right, no junk accepted; the former rule (all 142 classes, 0.5) accepted 85.
+MIN_DETECTION_SCORE = 0.25
 # Settings no engine here can honour: Formality needs a formality-aware model (none ships or loads here);
 # Brevity is an AWS-only feature.
 UNSUPPORTED_SETTINGS = ("Formality", "Brevity")
@@ -38,9 +42,14 @@ def check_text_size(text: str) -> None:
             f"this request the text size is {size} bytes")
 
 
+_DETECTABLE = frozenset(code.split("-")[0] for code in ENGLISH_NAMES)
+
+
 def detect_language(text: str) -> str:
-    ranked = runtime().models.get("langid").rank(text[:5000], top=1)
-    code, score = ranked[0] if ranked else ("und", 0.0)
+    ranked = [(code, score) for code, score in runtime().models.get("langid").rank(text[:5000], top=None)
+              if code in _DETECTABLE]
+    total = sum(score for _, score in ranked) or 1.0
+    code, score = (ranked[0][0], ranked[0][1] / total) if ranked else ("und", 0.0)
     if score < MIN_DETECTION_SCORE:
         raise DetectedLanguageLowConfidence(
             f"Amazon Translate cannot detect the language of the source text with enough confidence "
@@ -49,11 +58,24 @@ def detect_language(text: str) -> str:
     return normalize(code)
 
 
+def check_known(source: str, target: str) -> None:
+    """A code Amazon Translate does not know is UnsupportedLanguagePairException, even source == target
+    (AWS words it "Unsupported language pair: en to ef. Target language 'ef' is not supported")."""
+    for role, code in (("Source", source), ("Target", target)):
+        if code not in ENGLISH_NAMES:
+            raise UnsupportedPair(source, target, f"{role} language '{code}' is not supported")
+
+
 def resolve_pair(source: str, target: str, sample: str) -> tuple[str, str]:
     target = normalize(target)
     if target == "auto":
         raise Validation("TargetLanguageCode cannot be auto.")
     source = detect_language(sample) if source.lower() == "auto" else normalize(source)
+    check_known(source, target)
+    # Same source and target (given or detected): AWS returns the text unchanged and does not charge it
+    # ("Amazon Translate does not charge you for translations in which the source language and target language
+    # are the same", docs.aws.amazon.com/translate/latest/dg/what-is-languages.html; "whether user designated or
+    # automatically identified", repost.aws/questions/QUL3-PgKN2QrqCEhX2sCD82A). translate_texts passes it through.
     if source != target and not ROUTER.supports(source, target):
         raise UnsupportedPair(source, target)
     return source, target
