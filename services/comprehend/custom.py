@@ -35,7 +35,7 @@ from services.comprehend.jobs import input_objects
 from services.gateway.context import Principal, RequestContext
 from services.gateway.db import Base
 from services.gateway.errors import ServiceError
-from services.gateway.jobs import JobRun
+from services.gateway.jobs import JobRun, failure_message
 from services.gateway.kit.inputs import relative_name
 from services.gateway.kit.jobs import stored_form
 from services.gateway.kit.resources import ResourceTable, ScopedByArn, session
@@ -313,9 +313,8 @@ def run_training(run: JobRun, kind: str, train: Callable[[Principal, str], dict]
     except ServiceError as error:
         run.step(_finish_training, principal, kind, arn, "IN_ERROR", error.message, name="finish")
         raise
-    except Exception as error:
-        run.step(_finish_training, principal, kind, arn, "IN_ERROR", f"Internal error: {type(error).__name__}: {error}",
-                 name="finish")
+    except Exception as error:  # the kit logs it; the model says only that it failed internally
+        run.step(_finish_training, principal, kind, arn, "IN_ERROR", failure_message(error), name="finish")
         raise
     stopped = _stop_requested(principal, kind, arn)
     run.step(_finish_training, principal, kind, arn, "STOPPED" if stopped else "TRAINED", None, name="finish")

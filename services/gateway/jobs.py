@@ -371,10 +371,16 @@ def _finish(job_id: str, status: str, result: dict | None, message: str | None) 
     _ACTIVE["store"].update(job_id, **fields)
 
 
-def _failure_message(error: Exception) -> str:
+# What a job's status says when its runner failed on a bug rather than on its input: the exception's type, text
+# and trace go to the log only (they can name paths, settings or data of the gateway, never a client's business).
+INTERNAL_FAILURE_MESSAGE = "An internal error occurred while running the job. Try your request again."
+
+
+def failure_message(error: Exception) -> str:
+    """The message a failed job shows: a service error's own, else the generic internal one."""
     if isinstance(error, ServiceError):
         return error.message
-    return f"Internal error: {type(error).__name__}: {error}"
+    return INTERNAL_FAILURE_MESSAGE
 
 
 @DBOS.workflow(name="aigate.run_job")
@@ -391,11 +397,12 @@ def run_job(job_id: str) -> None:
         DBOS.run_step({"name": "job.finish"}, _finish, job_id, STOPPED, None, "Stopped on request.")
         return
     except Exception as error:
-        fields = {"job_id": job_id, "error": _failure_message(error)}
+        fields = {"job_id": job_id, "error": error.message if isinstance(error, ServiceError)
+                  else f"{type(error).__name__}: {error}"}
         if not isinstance(error, ServiceError):  # a bug, not bad input: keep where it happened
             fields["trace"] = traceback.format_exc(limit=8)
         log.warning("job failed", extra={"fields": fields})
-        DBOS.run_step({"name": "job.finish"}, _finish, job_id, FAILED, None, _failure_message(error))
+        DBOS.run_step({"name": "job.finish"}, _finish, job_id, FAILED, None, failure_message(error))
         return
     DBOS.run_step({"name": "job.finish"}, _finish, job_id, COMPLETED, result, None)
 

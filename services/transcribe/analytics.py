@@ -16,7 +16,6 @@ from services.gateway.runtime import runtime
 from services.transcribe.errors import BadRequest
 from services.transcribe.jobs import (
     DEFAULT_BUCKET,
-    generic_failures,
     output_uri,
     pii_detector,
     recognize,
@@ -295,7 +294,6 @@ def analyse(principal: Principal, name: str, request: dict, recognized: dict, fi
     return result
 
 
-@generic_failures
 def run_call_analytics(run: JobRun) -> dict:
     """A call analytics job's work (registered as the runner of the call analytics JobApi)."""
     request = run.request

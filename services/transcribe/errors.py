@@ -9,4 +9,3 @@ errors = ServiceErrors("transcribe")
 BadRequest = errors.BadRequestException
 NotFound = errors.NotFoundException
 Conflict = errors.ConflictException
-InternalFailure = errors.InternalFailureException

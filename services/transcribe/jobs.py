@@ -4,30 +4,27 @@ clustering), then write the transcript JSON, the redacted transcript and subtitl
 A job is two checkpointed steps: `recognize` (media -> tokens with times, confidences, speakers, channels) and
 `write-outputs` (vocabulary filter, redaction, JSON, subtitles). Bad media fail the job with the FailureReason
 AWS words; nothing waits on input forever (decoding is bounded, reads are size-limited). A job that fails for any
-other reason (a bug) says so in generic words: the exception and its trace go to the log, never into the
-FailureReason."""
+other reason (a bug) says so in the job kit's generic words (`services.gateway.jobs.failure_message`); the
+exception and its trace go to the log, never into the FailureReason."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import traceback
 import urllib.parse
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import orjson
 
 from models.audio import AudioDecodeError, decode, matches_format
 from services.gateway.context import Principal
-from services.gateway.errors import ServiceError
-from services.gateway.jobs import JobRun, JobStopped
+from services.gateway.jobs import JobRun
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobAccessDenied, BlobError, BlobNotFound, BlobTooLarge
 from services.transcribe import languages
 from services.transcribe.checks import MISSING_MEDIA_URI
-from services.transcribe.errors import BadRequest, InternalFailure
+from services.transcribe.errors import BadRequest
 from services.transcribe.resources import filter_of, ready_vocabulary, vocabulary_language
 from services.transcribe.transcript import (
     Token,
@@ -142,7 +139,6 @@ UNSUPPORTED_MEDIA = ("Unsupported media format. The media file can't be read as 
                      "may be damaged. Check the media file and try your request again.")
 RATE_MISMATCH = ("The sample rate provided does not match the detected sample rate. Check the sample rate of your "
                  "media file and correct the specified value.")
-INTERNAL_FAILURE = "An internal error occurred while processing the media file. Try your request again."
 
 
 def media_uri(request: dict) -> str:
@@ -422,26 +418,6 @@ def vocabulary_and_filter(principal: Principal, settings: dict) -> tuple[list[di
     return vocabulary, filter_words
 
 
-def generic_failures(run_job: Callable[[JobRun], dict]) -> Callable[[JobRun], dict]:
-    """A job runner whose unexpected exceptions fail the job with a generic FailureReason; the exception and its
-    trace go to the log. Service errors (bad media, missing buckets) and stop requests pass unchanged."""
-
-    @functools.wraps(run_job)
-    def runner(run: JobRun) -> dict:
-        try:
-            return run_job(run)
-        except (ServiceError, JobStopped):
-            raise
-        except Exception as error:
-            log.warning("transcribe job failed on an internal error", extra={"fields": {
-                "job_id": run.job_id, "error": f"{type(error).__name__}: {error}",
-                "trace": traceback.format_exc(limit=12)}})
-            raise InternalFailure(INTERNAL_FAILURE) from None
-
-    return runner
-
-
-@generic_failures
 def run_transcription(run: JobRun) -> dict:
     """A transcription job's work (registered as the runner of the transcription JobApi)."""
     request = run.request
