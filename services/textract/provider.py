@@ -1,0 +1,95 @@
+"""Amazon Textract operations, keyed by AWS operation name."""
+
+from __future__ import annotations
+
+from services.gateway.context import RequestContext
+from services.gateway.errors import ServiceError
+from services.gateway.kit.jobs import JobApi
+from services.gateway.kit.paging import Paging
+from services.gateway.registry import ServiceProvider
+from services.textract import analysis, documents, jobs
+from services.textract.errors import INVALID_PARAMETERS, InvalidParameter
+from services.textract.reading import MAX_SYNC_BYTES, Document
+
+provider = ServiceProvider("textract")
+
+MAX_SYNC_QUERIES = 15
+MODEL_VERSION = jobs.MODEL_VERSION
+
+_PAGING = Paging("textract", invalid_token=lambda token: InvalidParameter(INVALID_PARAMETERS))
+
+
+def _job_api(kind: str, start: str, accept) -> JobApi:
+    # Textract's Get* answer results, not properties: JobApi gives Start*, the Get* handlers are below.
+    return JobApi(service="textract", kind=kind, queue=jobs.QUEUE, start=start, describe="", id_member="JobId",
+                  describe_member="", not_found=jobs.job_not_found, properties=lambda job: {}, accept=accept,
+                  started=jobs.started, paging=_PAGING).register(provider)
+
+
+TEXT_JOBS = _job_api(jobs.TEXT_KIND, "StartDocumentTextDetection", jobs.accept_text)
+TEXT_JOBS.runner(jobs.run_text_detection)
+ANALYSIS_JOBS = _job_api(jobs.ANALYSIS_KIND, "StartDocumentAnalysis", jobs.accept_analysis)
+ANALYSIS_JOBS.runner(jobs.run_document_analysis)
+
+
+def check_features(request: dict, max_queries: int) -> None:
+    """AnalyzeDocument's FeatureTypes and QueriesConfig agree; at most `max_queries` queries."""
+    features = request.get("FeatureTypes") or []
+    if not features or len(set(features)) != len(features):
+        raise InvalidParameter(INVALID_PARAMETERS)
+    queries = (request.get("QueriesConfig") or {}).get("Queries")
+    if ("QUERIES" in features) != bool(queries):
+        raise InvalidParameter(INVALID_PARAMETERS)
+    if queries and len(queries) > max_queries:
+        raise InvalidParameter(INVALID_PARAMETERS)
+    for query in queries or []:
+        if not query.get("Text", "").strip():
+            raise InvalidParameter(INVALID_PARAMETERS)
+        for spec in query.get("Pages") or []:
+            if not _valid_pages(spec):
+                raise InvalidParameter(INVALID_PARAMETERS)
+    if request.get("AdaptersConfig"):
+        # No adapter can exist here (CreateAdapter answers NotImplementedException).
+        raise InvalidParameter("The adapter specified in AdaptersConfig does not exist.")
+    if request.get("HumanLoopConfig"):
+        raise ServiceError("NotImplementedException",
+                           "HumanLoopConfig needs Amazon Augmented AI human review, which this gateway does not run.",
+                           501, sender_fault=False)
+
+
+def _valid_pages(spec: str) -> bool:
+    parts = spec.strip().split("-")
+    if len(parts) > 2 or not all(part == "*" or (part.isdigit() and int(part) >= 1) for part in parts):
+        return False
+    return len(parts) == 1 or parts[0] == "*" or parts[1] == "*" or int(parts[0]) <= int(parts[1])
+
+
+@provider.operation("DetectDocumentText")
+def detect_document_text(ctx: RequestContext, request: dict) -> dict:
+    data = documents.request_document(ctx.principal, request["Document"], MAX_SYNC_BYTES)
+    with Document(data, sync=True) as document:
+        page = document.page(0)
+    return {"DocumentMetadata": {"Pages": 1}, "Blocks": analysis.text_blocks(page),
+            "DetectDocumentTextModelVersion": MODEL_VERSION}
+
+
+@provider.operation("AnalyzeDocument")
+def analyze_document(ctx: RequestContext, request: dict) -> dict:
+    check_features(request, max_queries=MAX_SYNC_QUERIES)
+    features = set(request["FeatureTypes"])
+    data = documents.request_document(ctx.principal, request["Document"], MAX_SYNC_BYTES)
+    with Document(data, sync=True) as document:
+        page = document.page(0, need_image=bool(features & analysis.IMAGE_FEATURES))
+    queries = analysis.queries_for_page((request.get("QueriesConfig") or {}).get("Queries") or [], 1, 1)
+    return {"DocumentMetadata": {"Pages": 1}, "Blocks": analysis.analysis_blocks(page, features, queries),
+            "AnalyzeDocumentModelVersion": MODEL_VERSION}
+
+
+@provider.operation("GetDocumentTextDetection")
+def get_document_text_detection(ctx: RequestContext, request: dict) -> dict:
+    return jobs.get_results(ctx, TEXT_JOBS.get(ctx, request["JobId"]), request, "DetectDocumentTextModelVersion")
+
+
+@provider.operation("GetDocumentAnalysis")
+def get_document_analysis(ctx: RequestContext, request: dict) -> dict:
+    return jobs.get_results(ctx, ANALYSIS_JOBS.get(ctx, request["JobId"]), request, "AnalyzeDocumentModelVersion")

@@ -1,0 +1,244 @@
+"""Amazon Textract through boto3 against the running gateway: text detection on real Textract's reference documents
+(../shared/textract-reference, compared with the answers the real service gave) and on PDFs rendered here with
+known text; the async jobs on multi-page PDFs in S3; the errors of bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from bench import textract_scoring as scoring
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "textract-reference"
+
+
+@pytest.fixture(scope="module")
+def textract(gateway):
+    return gateway.client("textract", read_timeout=300)
+
+
+def reference(name: str) -> bytes:
+    return (REFERENCE / name).read_bytes()
+
+
+def reference_answer(name: str) -> dict:
+    return json.loads((REFERENCE / name).read_text())
+
+
+def rendered_pdf(pages: list[list[str]]) -> bytes:
+    """A born-digital PDF: each page's lines in Helvetica 14, one per 30 points from the top."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter)
+    for lines in pages:
+        pdf.setFont("Helvetica", 14)
+        for n, line in enumerate(lines):
+            pdf.drawString(72, letter[1] - 72 - 30 * n, line)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def error_of(call, **request) -> tuple[str, str, int]:
+    with pytest.raises(ClientError) as caught:
+        call(**request)
+    error = caught.value.response
+    return error["Error"]["Code"], error["Error"]["Message"], error["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def blocks_of(response: dict, kind: str) -> list[dict]:
+    return [block for block in response["Blocks"] if block["BlockType"] == kind]
+
+
+def check_graph(response: dict) -> None:
+    """PAGE -CHILD-> LINE -CHILD-> WORD, every id unique and every relationship pointing at a block."""
+    ids = [block["Id"] for block in response["Blocks"]]
+    assert len(ids) == len(set(ids))
+    known = set(ids)
+    for block in response["Blocks"]:
+        for relationship in block.get("Relationships", []):
+            assert set(relationship["Ids"]) <= known, block
+        box = block.get("Geometry", {}).get("BoundingBox")
+        if box:
+            assert 0 <= box["Left"] <= 1 and 0 <= box["Top"] <= 1 and box["Width"] >= 0 and box["Height"] >= 0
+            assert len(block["Geometry"]["Polygon"]) == 4
+    page = response["Blocks"][0]
+    assert page["BlockType"] == "PAGE"
+    lines = blocks_of(response, "LINE")
+    assert set(page["Relationships"][0]["Ids"]) >= {line["Id"] for line in lines}
+    words = {block["Id"]: block for block in blocks_of(response, "WORD")}
+    for line in lines:
+        children = [words[i]["Text"] for i in line["Relationships"][0]["Ids"]]
+        assert line["Text"] == " ".join(children)
+
+
+# ---------------------------------------------------------------------- DetectDocumentText
+
+
+def test_detect_document_text_reads_a_scanned_page_as_real_textract_does(textract):
+    response = textract.detect_document_text(Document={"Bytes": reference("single-page-1.png")})
+    assert response["DocumentMetadata"] == {"Pages": 1}
+    assert response["DetectDocumentTextModelVersion"] == "1.0"
+    check_graph(response)
+    truth = reference_answer("single-page-1.png.detect.json")
+    words = scoring.word_f1(response, truth)
+    assert words["f1"] >= 0.9, words  # text equal and box IoU >= 0.5 with the real service's words
+    assert scoring.line_f1(response, truth)["f1"] >= 0.9
+    word = blocks_of(response, "WORD")[0]
+    assert word["TextType"] == "PRINTED" and 0 < word["Confidence"] <= 100
+    assert "Textractor Test" in [line["Text"] for line in blocks_of(response, "LINE")]
+
+
+def test_a_born_digital_pdf_is_read_from_its_text_layer(textract):
+    response = textract.detect_document_text(Document={"Bytes": reference("reading_order.pdf")})
+    truth = reference_answer("reading_order.pdf.analyze.json")
+    assert scoring.word_f1(response, truth)["f1"] == 1.0
+    lines = ["Invoice 2041 for ACME Widgets", "Total due: $1,234.50 by 2026-12-31"]
+    rendered = textract.detect_document_text(Document={"Bytes": rendered_pdf([lines])})
+    check_graph(rendered)
+    assert [line["Text"] for line in blocks_of(rendered, "LINE")] == lines
+    assert all(word["Confidence"] > 99 for word in blocks_of(rendered, "WORD"))
+
+
+def test_a_rotated_scan_is_read_upright_with_geometry_on_the_image_as_sent(textract):
+    from PIL import Image
+
+    upright = Image.open(io.BytesIO(reference("single-page-1.png")))
+    turned = io.BytesIO()
+    upright.rotate(90, expand=True).save(turned, format="PNG")
+    response = textract.detect_document_text(Document={"Bytes": turned.getvalue()})
+    texts = [line["Text"] for line in blocks_of(response, "LINE")]
+    assert "Textractor Test" in texts
+    title = next(line for line in blocks_of(response, "LINE") if line["Text"] == "Textractor Test")
+    box = title["Geometry"]["BoundingBox"]
+    # Turned 90 degrees counter-clockwise, the title runs down the left side of the image.
+    assert box["Height"] > box["Width"] and box["Left"] < 0.3
+
+
+def test_documents_are_read_from_s3(textract, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="in/page.pdf", Body=rendered_pdf([["Stored in a bucket"]]))
+    response = textract.detect_document_text(Document={"S3Object": {"Bucket": bucket, "Name": "in/page.pdf"}})
+    assert [line["Text"] for line in blocks_of(response, "LINE")] == ["Stored in a bucket"]
+    code, message, status = error_of(textract.detect_document_text,
+                                     Document={"S3Object": {"Bucket": bucket, "Name": "in/missing.pdf"}})
+    assert (code, status) == ("InvalidS3ObjectException", 400)
+    assert message == "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def _png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 255).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_bad_documents_get_textracts_errors(textract):
+    unsupported = ("UnsupportedDocumentException", "Request has unsupported document format", 400)
+    bad = ("BadDocumentException", "Request has invalid document", 400)
+    assert error_of(textract.detect_document_text, Document={"Bytes": b"plain text, not a document"}) == unsupported
+    assert error_of(textract.detect_document_text, Document={"Bytes": reference("single-page-1.png")[:2000]}) == bad
+    assert error_of(textract.detect_document_text, Document={"Bytes": b"%PDF-1.7\n garbage"}) == bad
+    two_pages = rendered_pdf([["one"], ["two"]])
+    assert error_of(textract.detect_document_text, Document={"Bytes": two_pages}) == unsupported
+    assert error_of(textract.analyze_document, Document={"Bytes": two_pages}, FeatureTypes=["TABLES"]) == unsupported
+    too_wide = error_of(textract.detect_document_text, Document={"Bytes": _png(10_001, 20)})
+    assert too_wide == ("DocumentTooLargeException", "Request has document that is too large", 400)
+    too_big = error_of(textract.detect_document_text, Document={"Bytes": b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024)})
+    # Past Bytes' 10,485,760-byte limit in the model, AWS's front end refuses the request before Textract sees it.
+    assert too_big[0] == "ValidationException" and "10485760" in too_big[1]
+
+
+def test_encrypted_pdfs_are_refused(textract):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(rendered_pdf([["secret"]]))))
+    writer.encrypt(user_password="open sesame", owner_password="owner")
+    locked = io.BytesIO()
+    writer.write(locked)
+    code, _, status = error_of(textract.detect_document_text, Document={"Bytes": locked.getvalue()})
+    assert (code, status) == ("UnsupportedDocumentException", 400)
+
+
+def test_analysis_parameters_are_checked(textract):
+    page = rendered_pdf([["Name: Ada"]])
+    invalid = ("InvalidParameterException", "Request has invalid parameters", 400)
+    assert error_of(textract.analyze_document, Document={"Bytes": page}, FeatureTypes=["QUERIES"]) == invalid
+    assert error_of(textract.analyze_document, Document={"Bytes": page}, FeatureTypes=["TABLES"],
+                    QueriesConfig={"Queries": [{"Text": "What is the name?"}]}) == invalid
+    sixteen = [{"Text": f"Question {n}?"} for n in range(16)]
+    assert error_of(textract.analyze_document, Document={"Bytes": page}, FeatureTypes=["QUERIES"],
+                    QueriesConfig={"Queries": sixteen}) == invalid
+    code, _, status = error_of(textract.analyze_document, Document={"Bytes": page}, FeatureTypes=["FORMS"],
+                               HumanLoopConfig={"HumanLoopName": "loop", "FlowDefinitionArn":
+                                                "arn:aws:sagemaker:us-east-1:000000000000:flow-definition/f"})
+    assert (code, status) == ("NotImplementedException", 501)
+
+
+# ---------------------------------------------------------------------- asynchronous jobs
+
+
+def wait_for(get, job_id: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = get(JobId=job_id)
+        if response["JobStatus"] != "IN_PROGRESS":
+            return response
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} still IN_PROGRESS")
+
+
+def test_an_async_text_detection_job_reads_every_page_and_pages_its_answer(textract, s3, bucket):
+    pages = [[f"Page {n} first line", f"Page {n} second line"] for n in range(1, 4)]
+    s3.put_object(Bucket=bucket, Key="docs/three.pdf", Body=rendered_pdf(pages))
+    location = {"S3Object": {"Bucket": bucket, "Name": "docs/three.pdf"}}
+    started = textract.start_document_text_detection(DocumentLocation=location, ClientRequestToken="three-pages",
+                                                      OutputConfig={"S3Bucket": bucket, "S3Prefix": "out"})
+    again = textract.start_document_text_detection(DocumentLocation=location, ClientRequestToken="three-pages",
+                                                    OutputConfig={"S3Bucket": bucket, "S3Prefix": "out"})
+    assert again["JobId"] == started["JobId"]
+    job_id = started["JobId"]
+    first = wait_for(textract.get_document_text_detection, job_id)
+    assert first["JobStatus"] == "SUCCEEDED" and first["DocumentMetadata"] == {"Pages": 3}
+    assert first["DetectDocumentTextModelVersion"] == "1.0"
+    blocks, token = [], None
+    while True:
+        response = textract.get_document_text_detection(JobId=job_id, MaxResults=4, **({"NextToken": token} if token else {}))
+        assert len(response["Blocks"]) <= 4
+        blocks += response["Blocks"]
+        token = response.get("NextToken")
+        if not token:
+            break
+    assert blocks == first["Blocks"]  # 3 pages x (1 PAGE + 2 LINE + 8 WORD) fit in one default page of 1,000
+    assert len(blocks) == 3 * 11
+    assert [block["Page"] for block in blocks if block["BlockType"] == "PAGE"] == [1, 2, 3]
+    assert [b["Text"] for b in blocks if b["BlockType"] == "LINE"] == [line for page in pages for line in page]
+    written = json.loads(s3.get_object(Bucket=bucket, Key=f"out/{job_id}/1")["Body"].read())
+    assert written["Blocks"] == blocks and written["JobStatus"] == "SUCCEEDED"
+
+
+def test_async_jobs_fail_on_bad_documents_and_unknown_ids_are_refused(textract, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="docs/broken.pdf", Body=b"%PDF-1.7\nnot really")
+    job_id = textract.start_document_analysis(
+        DocumentLocation={"S3Object": {"Bucket": bucket, "Name": "docs/broken.pdf"}}, FeatureTypes=["TABLES"])["JobId"]
+    failed = wait_for(textract.get_document_analysis, job_id)
+    assert failed["JobStatus"] == "FAILED" and failed["StatusMessage"] == "Request has invalid document"
+    assert "Blocks" not in failed
+    code, message, status = error_of(textract.get_document_text_detection, JobId="0" * 64)
+    assert (code, message, status) == ("InvalidJobIdException", "An invalid job identifier was passed.", 400)
+    # A text-detection job is not an analysis job.
+    assert error_of(textract.get_document_text_detection, JobId=job_id)[0] == "InvalidJobIdException"
+    code, _, _ = error_of(textract.start_document_analysis, FeatureTypes=["QUERIES"],
+                          DocumentLocation={"S3Object": {"Bucket": bucket, "Name": "docs/broken.pdf"}})
+    assert code == "InvalidParameterException"
