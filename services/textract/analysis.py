@@ -1,14 +1,37 @@
-"""One page's analysis: the features a request names, run on a Page, assembled into its Blocks."""
+"""One page's analysis: the features a request names, run on a Page, assembled into its Blocks; pages run in the
+model worker processes when the gateway has them (each page is read and analysed there, in parallel)."""
 
 from __future__ import annotations
 
+from models.workers import installed_pool
 from services.textract import layout, queries, signatures
 from services.textract.blocks import PageBlocks
 from services.textract.page import Forms, Page, center, inside
+from services.textract.reading import Document
 
 FEATURES = ("TABLES", "FORMS", "QUERIES", "SIGNATURES", "LAYOUT")
 # What needs the page's pixels (a born-digital page is rendered only then).
 IMAGE_FEATURES = frozenset({"TABLES", "FORMS", "SIGNATURES", "LAYOUT", "QUERIES"})
+
+
+def page_blocks(data: bytes, index: int, sync: bool, features: list[str] | None, page_queries: list[dict],
+                page_member: bool) -> list[dict]:
+    """The blocks of page `index` of a document: text only when `features` is None, else its analysis."""
+    with Document(data, sync=sync) as document:
+        page = document.page(index, need_image=bool(set(features or ()) & IMAGE_FEATURES))
+    if features is None:
+        return text_blocks(page, page_member)
+    return analysis_blocks(page, set(features), page_queries, page_member)
+
+
+def pages_blocks(data: bytes, indexes: list[int], sync: bool, features: list[str] | None,
+                 queries_of: dict[int, list[dict]], page_member: bool) -> list[list[dict]]:
+    """`page_blocks` for several pages, spread over the model worker processes (inline without them)."""
+    pool = installed_pool()
+    if pool is None or len(indexes) == 0:
+        return [page_blocks(data, i, sync, features, queries_of.get(i, []), page_member) for i in indexes]
+    futures = [pool.submit(page_blocks, data, i, sync, features, queries_of.get(i, []), page_member) for i in indexes]
+    return [future.result() for future in futures]
 
 
 def text_blocks(page: Page, page_member: bool = False) -> list[dict]:

@@ -1,9 +1,9 @@
 """Asynchronous Textract: StartDocumentTextDetection / StartDocumentAnalysis on documents in S3 (PDF and TIFF up to
 3,000 pages, or one image), Get* with paging.
 
-A job is one checkpointed step per page: the page's blocks go to a file under the gateway's data folder
-(`<data_dir>/textract/<account>/<job id>/page-<n>.json`), so a job restarted after a kill resumes at the first
-unfinished page. When the request has an OutputConfig the answer is also written where AWS writes it:
+A job is one checkpointed step per batch of pages (one page per model worker process, read in parallel): each page's
+blocks go to a file under the gateway's data folder (`<data_dir>/textract/<account>/<job id>/page-<n>.json`), so
+a job restarted after a kill resumes at the first unfinished batch. When the request has an OutputConfig the answer is also written where AWS writes it:
 `s3://<S3Bucket>/<S3Prefix>/<JobId>/<n>`, one Get* response of at most 1,000 blocks per file.
 A damaged page fails the job with the reason; the job ends SUCCEEDED only when every page was read.
 """
@@ -77,26 +77,23 @@ def _count_pages(principal: Principal, location: dict) -> int:
         return document.page_count
 
 
-def _read_page(principal: Principal, job_id: str, request: dict, index: int, page_count: int, analyze: bool) -> int:
-    # The document is read again for each page (a step must not hold state between checkpoints); reading the
-    # bytes is cheap next to OCR.
+def _read_pages(principal: Principal, job_id: str, request: dict, indexes: list[int], page_count: int,
+                analyze: bool) -> int:
+    """Pages `indexes`, in parallel over the model workers; each page's blocks to its file. The document is read
+    again for each batch (a step holds no state between checkpoints); reading is cheap next to OCR."""
     data = documents.read_s3_object(principal, request["DocumentLocation"]["S3Object"], MAX_ASYNC_BYTES)
-    features = set(request.get("FeatureTypes") or [])
-    with Document(data, sync=False) as document:
-        page = document.page(index, need_image=analyze and bool(features & analysis.IMAGE_FEATURES))
-    if analyze:
-        queries = analysis.queries_for_page((request.get("QueriesConfig") or {}).get("Queries") or [], index + 1,
-                                            page_count)
-        blocks = analysis.analysis_blocks(page, features, queries, page_member=True)
-    else:
-        blocks = analysis.text_blocks(page, page_member=True)
+    features = list(request.get("FeatureTypes") or []) if analyze else None
+    queries = (request.get("QueriesConfig") or {}).get("Queries") or []
+    queries_of = {i: analysis.queries_for_page(queries, i + 1, page_count) for i in indexes} if analyze else {}
+    results = analysis.pages_blocks(data, indexes, False, features, queries_of, page_member=True)
     folder = _results_dir(principal, job_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"page-{index + 1}.json"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(orjson.dumps(blocks))
-    os.replace(temporary, path)
-    return len(blocks)
+    for index, blocks in zip(indexes, results):
+        path = folder / f"page-{index + 1}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(orjson.dumps(blocks))
+        os.replace(temporary, path)
+    return sum(len(blocks) for blocks in results)
 
 
 def _write_output(principal: Principal, job_id: str, request: dict, page_count: int, model_key: str) -> None:
@@ -122,9 +119,12 @@ def _write_output(principal: Principal, job_id: str, request: dict, page_count: 
 def _run(run: JobRun, analyze: bool) -> dict:
     request = run.request
     page_count = run.step(_count_pages, run.principal, request["DocumentLocation"], name="count-pages")
-    for index in range(page_count):
-        run.step(_read_page, run.principal, run.job_id, request, index, page_count, analyze, name=f"page-{index + 1}")
-        run.progress(index + 1, page_count)
+    batch = max(1, runtime().settings.model_worker_count)  # one page per model worker at a time
+    for first in range(0, page_count, batch):
+        indexes = list(range(first, min(first + batch, page_count)))
+        run.step(_read_pages, run.principal, run.job_id, request, indexes, page_count, analyze,
+                 name=f"pages-{indexes[0] + 1}-{indexes[-1] + 1}")
+        run.progress(indexes[-1] + 1, page_count)
     model_key = "AnalyzeDocumentModelVersion" if analyze else "DetectDocumentTextModelVersion"
     run.step(_write_output, run.principal, run.job_id, request, page_count, model_key, name="write-output")
     return {"Pages": page_count}

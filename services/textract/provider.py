@@ -67,22 +67,19 @@ def _valid_pages(spec: str) -> bool:
 @provider.operation("DetectDocumentText")
 def detect_document_text(ctx: RequestContext, request: dict) -> dict:
     data = documents.request_document(ctx.principal, request["Document"], MAX_SYNC_BYTES)
-    with Document(data, sync=True) as document:
-        page = document.page(0)
-    return {"DocumentMetadata": {"Pages": 1}, "Blocks": analysis.text_blocks(page),
-            "DetectDocumentTextModelVersion": MODEL_VERSION}
+    Document(data, sync=True).close()  # format, size and page count refused here, before any work is queued
+    [blocks] = analysis.pages_blocks(data, [0], True, None, {}, page_member=False)
+    return {"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "DetectDocumentTextModelVersion": MODEL_VERSION}
 
 
 @provider.operation("AnalyzeDocument")
 def analyze_document(ctx: RequestContext, request: dict) -> dict:
     check_features(request, max_queries=MAX_SYNC_QUERIES)
-    features = set(request["FeatureTypes"])
     data = documents.request_document(ctx.principal, request["Document"], MAX_SYNC_BYTES)
-    with Document(data, sync=True) as document:
-        page = document.page(0, need_image=bool(features & analysis.IMAGE_FEATURES))
+    Document(data, sync=True).close()
     queries = analysis.queries_for_page((request.get("QueriesConfig") or {}).get("Queries") or [], 1, 1)
-    return {"DocumentMetadata": {"Pages": 1}, "Blocks": analysis.analysis_blocks(page, features, queries),
-            "AnalyzeDocumentModelVersion": MODEL_VERSION}
+    [blocks] = analysis.pages_blocks(data, [0], True, list(request["FeatureTypes"]), {0: queries}, page_member=False)
+    return {"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "AnalyzeDocumentModelVersion": MODEL_VERSION}
 
 
 @provider.operation("GetDocumentTextDetection")
