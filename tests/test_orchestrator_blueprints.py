@@ -5,6 +5,7 @@ whole chain is real models end to end: speech synthesis → transcription → la
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -48,6 +49,10 @@ def test_document_processing_blueprint(sfn, s3):
     }
     for key, text in documents.items():
         s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+    # A PDF goes through Textract's DetectDocumentText before Comprehend.
+    letter = "Barack Obama visited London on Friday with executives of Microsoft."
+    s3.put_object(Bucket=bucket, Key="docs/letter.pdf", Body=rendered_pdf(letter))
+    documents["docs/letter.pdf"] = letter
     described, events = run(sfn, definition("document-processing"),
                             {"bucket": bucket, "prefix": "docs/", "outputPrefix": "entities"})
     assert described["status"] == "SUCCEEDED", failures(described, events)
@@ -62,6 +67,21 @@ def test_document_processing_blueprint(sfn, s3):
     press = {(e["type"], e["text"]) for e in by_key["docs/press.txt"]["entities"]}
     assert ("PERSON", "Emmanuel Macron") in press and ("LOCATION", "Paris") in press, press
     assert any(e["type"] == "ORGANIZATION" for e in by_key["docs/memo.txt"]["entities"])
+    pdf = {(e["type"], e["text"]) for e in by_key["docs/letter.pdf"]["entities"]}
+    assert by_key["docs/letter.pdf"]["language"] == "en"
+    assert ("PERSON", "Barack Obama") in pdf and ("LOCATION", "London") in pdf, pdf
+
+
+def rendered_pdf(text: str) -> bytes:
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.setFont("Helvetica", 12)
+    pdf.drawString(72, 720, text)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
 
 
 SPEECH_TO_SENTIMENT = {
