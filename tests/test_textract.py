@@ -132,6 +132,44 @@ def test_documents_are_read_from_s3(textract, s3, bucket):
     assert message == "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 
 
+# ---------------------------------------------------------------------- AnalyzeExpense
+
+
+def expense_fields(fields: list[dict]) -> dict[str, str]:
+    return {field["Type"]["Text"]: field["ValueDetection"]["Text"] for field in fields}
+
+
+def test_analyze_expense_reads_a_receipts_line_items_as_real_textract_does(textract):
+    response = textract.analyze_expense(Document={"Bytes": reference("receipt_no_summary.png")})
+    truth = reference_answer("receipt_no_summary.png.expense.json")["ExpenseDocuments"][0]
+    [document] = response["ExpenseDocuments"]
+    assert document["ExpenseIndex"] == 1 and response["DocumentMetadata"] == {"Pages": 1}
+    ours = [expense_fields(item["LineItemExpenseFields"]) for item in document["LineItemGroups"][0]["LineItems"]]
+    theirs = [expense_fields(item["LineItemExpenseFields"]) for item in truth["LineItemGroups"][0]["LineItems"]]
+    prices = {item["PRICE"].split()[0] for item in theirs}  # the amount (OCR reads the tax code Y or V)
+    assert len(ours) >= 25 and len(theirs) == 29
+    # Prices and product codes agree (item names are OCR'd abbreviations: a letter or two may differ).
+    assert sum(item["PRICE"].split()[0] in prices for item in ours) >= 24
+    codes = {item.get("PRODUCT_CODE") for item in theirs}
+    assert sum(item.get("PRODUCT_CODE") in codes for item in ours if "PRODUCT_CODE" in item) >= 20
+    quantity = next(item for item in ours if item.get("QUANTITY"))
+    assert (quantity["QUANTITY"], quantity["UNIT_PRICE"], quantity["PRICE"]) == ("2", "P21.50/Unit", "43.00 V")
+    assert {block["BlockType"] for block in document["Blocks"]} == {"PAGE", "LINE", "WORD"}
+
+
+def test_analyze_expense_reads_an_invoices_labelled_fields(textract):
+    response = textract.analyze_expense(Document={"Bytes": reference("sample-invoice.pdf")})
+    [document] = response["ExpenseDocuments"]
+    fields = expense_fields(document["SummaryFields"])
+    assert fields["INVOICE_RECEIPT_ID"] == "INV-3337"
+    assert fields["INVOICE_RECEIPT_DATE"] == "January 25, 2016" and fields["DUE_DATE"] == "January 31, 2016"
+    due = next(field for field in document["SummaryFields"] if field["Type"]["Text"] == "DUE_DATE")
+    assert due["LabelDetection"]["Text"] == "Due Date" and due["PageNumber"] == 1
+    [group] = document["LineItemGroups"]
+    [item] = [expense_fields(item["LineItemExpenseFields"]) for item in group["LineItems"]]
+    assert item["QUANTITY"] == "1.00" and item["PRICE"] == "$85.00" and item["ITEM"].startswith("Web Design")
+
+
 # ---------------------------------------------------------------------- bad input
 
 

@@ -34,6 +34,24 @@ def pages_blocks(data: bytes, indexes: list[int], sync: bool, features: list[str
     return [future.result() for future in futures]
 
 
+def expense_documents(data: bytes, indexes: list[int], sync: bool) -> list[dict]:
+    """AnalyzeExpense's ExpenseDocuments for pages `indexes`, over the model workers."""
+    pool = installed_pool()
+    if pool is None:
+        return [expense_page(data, i, sync) for i in indexes]
+    return [future.result() for future in [pool.submit(expense_page, data, i, sync) for i in indexes]]
+
+
+def expense_page(data: bytes, index: int, sync: bool) -> dict:
+    from services.textract import expense
+    from services.textract import tables as tables_module
+
+    with Document(data, sync=sync) as document:
+        page = document.page(index, need_image=True)
+    blocks = text_blocks(page, page_member=True)
+    return expense.expense_document(page, tables_module.find_tables(page), index + 1, blocks)
+
+
 def text_blocks(page: Page, page_member: bool = False) -> list[dict]:
     """DetectDocumentText: PAGE, LINE and WORD blocks."""
     return PageBlocks(page, page_member=page_member).blocks

@@ -82,6 +82,14 @@ def analyze_document(ctx: RequestContext, request: dict) -> dict:
     return {"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "AnalyzeDocumentModelVersion": MODEL_VERSION}
 
 
+@provider.operation("AnalyzeExpense")
+def analyze_expense(ctx: RequestContext, request: dict) -> dict:
+    data = documents.request_document(ctx.principal, request["Document"], MAX_SYNC_BYTES)
+    Document(data, sync=True).close()
+    [expense_document] = analysis.expense_documents(data, [0], True)
+    return {"DocumentMetadata": {"Pages": 1}, "ExpenseDocuments": [expense_document]}
+
+
 @provider.operation("GetDocumentTextDetection")
 def get_document_text_detection(ctx: RequestContext, request: dict) -> dict:
     return jobs.get_results(ctx, TEXT_JOBS.get(ctx, request["JobId"]), request, "DetectDocumentTextModelVersion")
