@@ -16,9 +16,27 @@ from dataclasses import dataclass, field
 from services.textract.page import Box, Forms, LayoutRegion, Page, Point, QueryAnswer, Table, union
 
 
+def plain(value):
+    """`value` with numpy scalars made Python numbers (the feature modules compute with numpy; JSON wants floats)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and type(value) is int:
+        return value
+    if isinstance(value, float) and type(value) is float:
+        return value
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
 def geometry(box: Box, polygon: list[Point] | None = None) -> dict:
-    left, top, right, bottom = box
-    points = polygon or [(left, top), (right, top), (right, bottom), (left, bottom)]
+    left, top, right, bottom = (float(v) for v in box)
+    points = [(float(x), float(y)) for x, y in polygon] if polygon else \
+        [(left, top), (right, top), (right, bottom), (left, bottom)]
     return {"BoundingBox": {"Width": right - left, "Height": bottom - top, "Left": left, "Top": top},
             "Polygon": [{"X": x, "Y": y} for x, y in points]}
 
@@ -59,6 +77,7 @@ class PageBlocks:
                        "Id": self.word_ids[i]})
 
     def _add(self, block: dict, child: bool = False) -> dict:
+        block = plain(block)
         block.setdefault("Id", _id())
         if self.page_member:
             block["Page"] = self.page.number
@@ -95,7 +114,7 @@ class PageBlocks:
             table_block = {"BlockType": "TABLE", "Confidence": table.confidence, "Geometry": geometry(table.box),
                            "Relationships": [{"Type": "CHILD", "Ids": [cell_ids[(c.row, c.column)] for c in table.cells]}],
                            "EntityTypes": ["STRUCTURED_TABLE" if table.structured else "SEMI_STRUCTURED_TABLE"]}
-            self._add(table_block, child=True)
+            table_block = self._add(table_block, child=True)
             for cell in table.cells:
                 children = [self.word_ids[i] for i in cell.words]
                 if marks_in_cells:

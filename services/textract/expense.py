@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from services.textract.blocks import geometry
+from services.textract.blocks import geometry, plain
 from services.textract.page import Box, Page, Table, union
 
 _AMOUNT = re.compile(r"^[-(]?[$€£¥₱P]?\s?\d{1,3}(?:[,\s]?\d{3})*(?:[.,]\d{2})[)]?$")
@@ -292,4 +292,5 @@ def expense_document(page: Page, tables: list[Table], index: int, blocks: list[d
                   for i in field.pop("_words", [])}
     groups = [{"LineItemGroupIndex": 1, "LineItems": [{"LineItemExpenseFields": fields} for fields in items]}] \
         if items else []
-    return {"ExpenseIndex": index, "SummaryFields": summary_fields(page, item_words), "LineItemGroups": groups, "Blocks": blocks}
+    return plain({"ExpenseIndex": index, "SummaryFields": summary_fields(page, item_words), "LineItemGroups": groups,
+                  "Blocks": blocks})
