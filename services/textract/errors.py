@@ -13,6 +13,7 @@ InvalidJobId = errors.InvalidJobIdException
 InvalidParameter = errors.InvalidParameterException
 InvalidS3Object = errors.InvalidS3ObjectException
 LimitExceeded = errors.LimitExceededException
+NotImplemented_ = errors.NotImplementedException
 ResourceNotFound = errors.ResourceNotFoundException
 UnsupportedDocument = errors.UnsupportedDocumentException
 Validation = errors.ValidationException

@@ -22,6 +22,7 @@ from services.gateway.kit.tokens import decode_token, encode_token
 from services.gateway.runtime import runtime
 from services.textract import analysis, documents
 from services.textract.errors import INVALID_PARAMETERS, InvalidJobId, InvalidParameter
+from services.textract.features import check_features
 from services.textract.reading import MAX_ASYNC_BYTES, Document
 
 TEXT_KIND, ANALYSIS_KIND = "textract.text-detection", "textract.document-analysis"
@@ -43,8 +44,6 @@ def accept_text(ctx: RequestContext, request: dict) -> Submission:
 
 
 def accept_analysis(ctx: RequestContext, request: dict) -> Submission:
-    from services.textract.provider import check_features
-
     check_features(request, max_queries=MAX_ASYNC_QUERIES)
     return _accept(request)
 

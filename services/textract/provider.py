@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.gateway.context import RequestContext
-from services.gateway.errors import ServiceError
 from services.gateway.kit.jobs import JobApi
 from services.gateway.kit.paging import Paging
 from services.gateway.registry import ServiceProvider
 from services.textract import analysis, documents, jobs
+from services.textract.features import check_features
 from services.textract.errors import INVALID_PARAMETERS, InvalidParameter
 from services.textract.reading import MAX_SYNC_BYTES, Document
 
@@ -30,38 +30,6 @@ TEXT_JOBS = _job_api(jobs.TEXT_KIND, "StartDocumentTextDetection", jobs.accept_t
 TEXT_JOBS.runner(jobs.run_text_detection)
 ANALYSIS_JOBS = _job_api(jobs.ANALYSIS_KIND, "StartDocumentAnalysis", jobs.accept_analysis)
 ANALYSIS_JOBS.runner(jobs.run_document_analysis)
-
-
-def check_features(request: dict, max_queries: int) -> None:
-    """AnalyzeDocument's FeatureTypes and QueriesConfig agree; at most `max_queries` queries."""
-    features = request.get("FeatureTypes") or []
-    if not features or len(set(features)) != len(features):
-        raise InvalidParameter(INVALID_PARAMETERS)
-    queries = (request.get("QueriesConfig") or {}).get("Queries")
-    if ("QUERIES" in features) != bool(queries):
-        raise InvalidParameter(INVALID_PARAMETERS)
-    if queries and len(queries) > max_queries:
-        raise InvalidParameter(INVALID_PARAMETERS)
-    for query in queries or []:
-        if not query.get("Text", "").strip():
-            raise InvalidParameter(INVALID_PARAMETERS)
-        for spec in query.get("Pages") or []:
-            if not _valid_pages(spec):
-                raise InvalidParameter(INVALID_PARAMETERS)
-    if request.get("AdaptersConfig"):
-        # No adapter can exist here (CreateAdapter answers NotImplementedException).
-        raise InvalidParameter("The adapter specified in AdaptersConfig does not exist.")
-    if request.get("HumanLoopConfig"):
-        raise ServiceError("NotImplementedException",
-                           "HumanLoopConfig needs Amazon Augmented AI human review, which this gateway does not run.",
-                           501, sender_fault=False)
-
-
-def _valid_pages(spec: str) -> bool:
-    parts = spec.strip().split("-")
-    if len(parts) > 2 or not all(part == "*" or (part.isdigit() and int(part) >= 1) for part in parts):
-        return False
-    return len(parts) == 1 or parts[0] == "*" or parts[1] == "*" or int(parts[0]) <= int(parts[1])
 
 
 @provider.operation("DetectDocumentText")
