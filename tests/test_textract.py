@@ -312,6 +312,39 @@ def test_an_async_text_detection_job_reads_every_page_and_pages_its_answer(textr
     assert written["Blocks"] == blocks and written["JobStatus"] == "SUCCEEDED"
 
 
+def test_an_async_expense_analysis_reads_each_page_as_an_expense_document(textract, s3, bucket):
+    invoices = [("INV-1001", "2026-11-02", "$120.00"), ("INV-1002", "2026-11-09", "$75.50"),
+                ("INV-1003", "2026-11-16", "$9.99")]
+    pdf = rendered_pdf([["ACME Supplies", f"Invoice number: {number}", f"Invoice date: {date}", f"Total: {total}"]
+                        for number, date, total in invoices])
+    s3.put_object(Bucket=bucket, Key="docs/invoices.pdf", Body=pdf)
+    job_id = textract.start_expense_analysis(DocumentLocation={"S3Object": {"Bucket": bucket, "Name": "docs/invoices.pdf"}},
+                                             OutputConfig={"S3Bucket": bucket, "S3Prefix": "expenses"})["JobId"]
+    whole = wait_for(textract.get_expense_analysis, job_id)
+    assert whole["JobStatus"] == "SUCCEEDED" and whole["DocumentMetadata"] == {"Pages": 3}
+    assert whole["AnalyzeExpenseModelVersion"] == "1.0" and "NextToken" not in whole  # 3 of at most 20 a call
+    assert [document["ExpenseIndex"] for document in whole["ExpenseDocuments"]] == [1, 2, 3]
+    for document, (number, date, total) in zip(whole["ExpenseDocuments"], invoices):
+        fields = expense_fields(document["SummaryFields"])
+        assert (fields["INVOICE_RECEIPT_ID"], fields["INVOICE_RECEIPT_DATE"], fields["TOTAL"]) == (number, date, total)
+        assert fields["VENDOR_NAME"] == "ACME Supplies"
+        assert {block["BlockType"] for block in document["Blocks"]} == {"PAGE", "LINE", "WORD"}
+    documents, token = [], None
+    while True:
+        response = textract.get_expense_analysis(JobId=job_id, MaxResults=2, **({"NextToken": token} if token else {}))
+        assert len(response["ExpenseDocuments"]) <= 2
+        documents += response["ExpenseDocuments"]
+        token = response.get("NextToken")
+        if not token:
+            break
+    assert documents == whole["ExpenseDocuments"]
+    written = json.loads(s3.get_object(Bucket=bucket, Key=f"expenses/{job_id}/1")["Body"].read())
+    assert written["ExpenseDocuments"] == documents and written["AnalyzeExpenseModelVersion"] == "1.0"
+    # An expense job is neither of the other kinds.
+    assert error_of(textract.get_document_analysis, JobId=job_id)[0] == "InvalidJobIdException"
+    assert error_of(textract.get_expense_analysis, JobId="0" * 64)[0] == "InvalidJobIdException"
+
+
 def test_async_jobs_fail_on_bad_documents_and_unknown_ids_are_refused(textract, s3, bucket):
     s3.put_object(Bucket=bucket, Key="docs/broken.pdf", Body=b"%PDF-1.7\nnot really")
     job_id = textract.start_document_analysis(

@@ -52,6 +52,22 @@ def expense_page(data: bytes, index: int, sync: bool) -> dict:
     return expense.expense_document(page, tables_module.find_tables(page), index + 1, blocks)
 
 
+def identity_documents(datas: list[bytes]) -> list[dict]:
+    """AnalyzeID's IdentityDocuments, one per document page sent (front and back), over the model workers."""
+    pool = installed_pool()
+    if pool is None:
+        return [identity_page(data, n) for n, data in enumerate(datas, start=1)]
+    return [f.result() for f in [pool.submit(identity_page, data, n) for n, data in enumerate(datas, start=1)]]
+
+
+def identity_page(data: bytes, number: int) -> dict:
+    from services.textract import identity
+
+    with Document(data, sync=True) as document:
+        page = document.page(0, need_image=False)
+    return identity.identity_document(page, number, text_blocks(page))
+
+
 def text_blocks(page: Page, page_member: bool = False) -> list[dict]:
     """DetectDocumentText: PAGE, LINE and WORD blocks."""
     return PageBlocks(page, page_member=page_member).blocks

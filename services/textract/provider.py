@@ -30,6 +30,8 @@ TEXT_JOBS = _job_api(jobs.TEXT_KIND, "StartDocumentTextDetection", jobs.accept_t
 TEXT_JOBS.runner(jobs.run_text_detection)
 ANALYSIS_JOBS = _job_api(jobs.ANALYSIS_KIND, "StartDocumentAnalysis", jobs.accept_analysis)
 ANALYSIS_JOBS.runner(jobs.run_document_analysis)
+EXPENSE_JOBS = _job_api(jobs.EXPENSE_KIND, "StartExpenseAnalysis", jobs.accept_expense)
+EXPENSE_JOBS.runner(jobs.run_expense_analysis)
 
 
 @provider.operation("DetectDocumentText")
@@ -58,11 +60,25 @@ def analyze_expense(ctx: RequestContext, request: dict) -> dict:
     return {"DocumentMetadata": {"Pages": 1}, "ExpenseDocuments": [expense_document]}
 
 
+@provider.operation("AnalyzeID")
+def analyze_id(ctx: RequestContext, request: dict) -> dict:
+    datas = [documents.request_document(ctx.principal, page, MAX_SYNC_BYTES) for page in request["DocumentPages"]]
+    for data in datas:
+        Document(data, sync=True).close()
+    return {"IdentityDocuments": analysis.identity_documents(datas), "DocumentMetadata": {"Pages": len(datas)},
+            "AnalyzeIDModelVersion": MODEL_VERSION}
+
+
 @provider.operation("GetDocumentTextDetection")
 def get_document_text_detection(ctx: RequestContext, request: dict) -> dict:
-    return jobs.get_results(ctx, TEXT_JOBS.get(ctx, request["JobId"]), request, "DetectDocumentTextModelVersion")
+    return jobs.get_results(ctx, TEXT_JOBS.get(ctx, request["JobId"]), request, jobs.TEXT_KIND)
 
 
 @provider.operation("GetDocumentAnalysis")
 def get_document_analysis(ctx: RequestContext, request: dict) -> dict:
-    return jobs.get_results(ctx, ANALYSIS_JOBS.get(ctx, request["JobId"]), request, "AnalyzeDocumentModelVersion")
+    return jobs.get_results(ctx, ANALYSIS_JOBS.get(ctx, request["JobId"]), request, jobs.ANALYSIS_KIND)
+
+
+@provider.operation("GetExpenseAnalysis")
+def get_expense_analysis(ctx: RequestContext, request: dict) -> dict:
+    return jobs.get_results(ctx, EXPENSE_JOBS.get(ctx, request["JobId"]), request, jobs.EXPENSE_KIND)
