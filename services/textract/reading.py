@@ -34,7 +34,6 @@ MAX_IMAGE_SIDE = 10_000
 MAX_PAGES = 3_000
 RENDER_DPI = 200
 MAX_RENDER_SIDE = 4_000
-OCR_ENGINE = "rapidocr"
 
 
 def document_format(data: bytes) -> str:
@@ -176,7 +175,7 @@ def ocr_page(number: int, image: np.ndarray) -> Page:
         turns = (models.get("page-orientation").rotation(image) // 90) % 4
     upright = np.ascontiguousarray(np.rot90(image, turns)) if turns else image
     up_height, up_width = upright.shape[:2]
-    with models.use(OCR_ENGINE) as engine:
+    with models.use(runtime().settings.textract_ocr_engine) as engine:
         ocr_lines = engine.recognize(upright)
     page = Page(number=number, width=width, height=height, image=image, rotation=turns * 90)
     ink = _ink(upright)
