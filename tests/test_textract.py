@@ -283,6 +283,18 @@ def wait_for(get, job_id: str, timeout: float = 240) -> dict:
     raise AssertionError(f"job {job_id} still IN_PROGRESS")
 
 
+def paged(get, job_id: str, member: str, max_results: int) -> list:
+    """Every item of `member` from a finished job, `max_results` a call, following NextToken."""
+    items, token = [], None
+    while True:
+        response = get(JobId=job_id, MaxResults=max_results, **({"NextToken": token} if token else {}))
+        assert len(response[member]) <= max_results
+        items += response[member]
+        token = response.get("NextToken")
+        if not token:
+            return items
+
+
 def test_an_async_text_detection_job_reads_every_page_and_pages_its_answer(textract, s3, bucket):
     pages = [[f"Page {n} first line", f"Page {n} second line"] for n in range(1, 4)]
     s3.put_object(Bucket=bucket, Key="docs/three.pdf", Body=rendered_pdf(pages))
@@ -296,14 +308,7 @@ def test_an_async_text_detection_job_reads_every_page_and_pages_its_answer(textr
     first = wait_for(textract.get_document_text_detection, job_id)
     assert first["JobStatus"] == "SUCCEEDED" and first["DocumentMetadata"] == {"Pages": 3}
     assert first["DetectDocumentTextModelVersion"] == "1.0"
-    blocks, token = [], None
-    while True:
-        response = textract.get_document_text_detection(JobId=job_id, MaxResults=4, **({"NextToken": token} if token else {}))
-        assert len(response["Blocks"]) <= 4
-        blocks += response["Blocks"]
-        token = response.get("NextToken")
-        if not token:
-            break
+    blocks = paged(textract.get_document_text_detection, job_id, "Blocks", max_results=4)
     assert blocks == first["Blocks"]  # 3 pages x (1 PAGE + 2 LINE + 8 WORD) fit in one default page of 1,000
     assert len(blocks) == 3 * 11
     assert [block["Page"] for block in blocks if block["BlockType"] == "PAGE"] == [1, 2, 3]
@@ -329,14 +334,7 @@ def test_an_async_expense_analysis_reads_each_page_as_an_expense_document(textra
         assert (fields["INVOICE_RECEIPT_ID"], fields["INVOICE_RECEIPT_DATE"], fields["TOTAL"]) == (number, date, total)
         assert fields["VENDOR_NAME"] == "ACME Supplies"
         assert {block["BlockType"] for block in document["Blocks"]} == {"PAGE", "LINE", "WORD"}
-    documents, token = [], None
-    while True:
-        response = textract.get_expense_analysis(JobId=job_id, MaxResults=2, **({"NextToken": token} if token else {}))
-        assert len(response["ExpenseDocuments"]) <= 2
-        documents += response["ExpenseDocuments"]
-        token = response.get("NextToken")
-        if not token:
-            break
+    documents = paged(textract.get_expense_analysis, job_id, "ExpenseDocuments", max_results=2)
     assert documents == whole["ExpenseDocuments"]
     written = json.loads(s3.get_object(Bucket=bucket, Key=f"expenses/{job_id}/1")["Body"].read())
     assert written["ExpenseDocuments"] == documents and written["AnalyzeExpenseModelVersion"] == "1.0"

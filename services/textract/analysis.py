@@ -14,6 +14,15 @@ FEATURES = ("TABLES", "FORMS", "QUERIES", "SIGNATURES", "LAYOUT")
 IMAGE_FEATURES = frozenset({"TABLES", "FORMS", "SIGNATURES", "LAYOUT", "QUERIES"})
 
 
+def _over_workers(function, calls: list[tuple]) -> list:
+    """`function(*arguments)` for each of `calls`, in parallel over the model worker processes (inline without
+    them); the answers in the order of `calls`."""
+    pool = installed_pool()
+    if pool is None:
+        return [function(*arguments) for arguments in calls]
+    return [future.result() for future in [pool.submit(function, *arguments) for arguments in calls]]
+
+
 def page_blocks(data: bytes, index: int, sync: bool, features: list[str] | None, page_queries: list[dict],
                 page_member: bool) -> list[dict]:
     """The blocks of page `index` of a document: text only when `features` is None, else its analysis."""
@@ -27,19 +36,12 @@ def page_blocks(data: bytes, index: int, sync: bool, features: list[str] | None,
 def pages_blocks(data: bytes, indexes: list[int], sync: bool, features: list[str] | None,
                  queries_of: dict[int, list[dict]], page_member: bool) -> list[list[dict]]:
     """`page_blocks` for several pages, spread over the model worker processes (inline without them)."""
-    pool = installed_pool()
-    if pool is None or len(indexes) == 0:
-        return [page_blocks(data, i, sync, features, queries_of.get(i, []), page_member) for i in indexes]
-    futures = [pool.submit(page_blocks, data, i, sync, features, queries_of.get(i, []), page_member) for i in indexes]
-    return [future.result() for future in futures]
+    return _over_workers(page_blocks, [(data, i, sync, features, queries_of.get(i, []), page_member) for i in indexes])
 
 
 def expense_documents(data: bytes, indexes: list[int], sync: bool) -> list[dict]:
     """AnalyzeExpense's ExpenseDocuments for pages `indexes`, over the model workers."""
-    pool = installed_pool()
-    if pool is None:
-        return [expense_page(data, i, sync) for i in indexes]
-    return [future.result() for future in [pool.submit(expense_page, data, i, sync) for i in indexes]]
+    return _over_workers(expense_page, [(data, i, sync) for i in indexes])
 
 
 def expense_page(data: bytes, index: int, sync: bool) -> dict:
@@ -54,10 +56,7 @@ def expense_page(data: bytes, index: int, sync: bool) -> dict:
 
 def identity_documents(datas: list[bytes]) -> list[dict]:
     """AnalyzeID's IdentityDocuments, one per document page sent (front and back), over the model workers."""
-    pool = installed_pool()
-    if pool is None:
-        return [identity_page(data, n) for n, data in enumerate(datas, start=1)]
-    return [f.result() for f in [pool.submit(identity_page, data, n) for n, data in enumerate(datas, start=1)]]
+    return _over_workers(identity_page, [(data, n) for n, data in enumerate(datas, start=1)])
 
 
 def identity_page(data: bytes, number: int) -> dict:

@@ -66,10 +66,12 @@ def _checked(field: str, digit: str, numeric: bool) -> tuple[str, bool]:
         return field, True
     if numeric:
         return field, False
-    mended = {field[:position] + swap + field[position + 1:]
-              for position, character in enumerate(field)
-              for swap in (_CONFUSIONS.get(character, ""),) if swap
-              if check_digit(field[:position] + swap + field[position + 1:]) == digit}
+    mended = set()
+    for position, character in enumerate(field):
+        if character in _CONFUSIONS:
+            candidate = field[:position] + _CONFUSIONS[character] + field[position + 1:]
+            if check_digit(candidate) == digit:
+                mended.add(candidate)
     if len(mended) == 1:
         return mended.pop(), True
     return field, False

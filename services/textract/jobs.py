@@ -116,10 +116,8 @@ def _write_output(principal: Principal, job_id: str, request: dict, page_count: 
     blobs.write(f"{base}/.s3_access_check", b"", principal.account_id)
     token, number = None, 1
     while True:
-        if kind == EXPENSE_KIND:
-            response = expense_page(principal, job_id, page_count, token, MAX_EXPENSE_RESULTS)
-        else:
-            response = result_page(principal, job_id, page_count, token, MAX_RESULTS)
+        read, limit = _reader(kind)
+        response = read(principal, job_id, page_count, token, limit)
         response = {"DocumentMetadata": {"Pages": page_count}, "JobStatus": "SUCCEEDED", **response,
                     MODEL_KEYS[kind]: MODEL_VERSION}
         blobs.write(f"{base}/{number}", orjson.dumps(response), principal.account_id, content_type="application/json")
@@ -204,9 +202,14 @@ def expense_page(principal: Principal, job_id: str, page_count: int, token: str 
     return response
 
 
+def _reader(kind: str):
+    """How a job kind's results are paged: (the page reader, the most results one Get* call answers)."""
+    return (expense_page, MAX_EXPENSE_RESULTS) if kind == EXPENSE_KIND else (result_page, MAX_RESULTS)
+
+
 def get_results(ctx: RequestContext, job: Job, request: dict, kind: str) -> dict:
     status = STATUSES.get(job.status, "IN_PROGRESS")
-    limit = MAX_EXPENSE_RESULTS if kind == EXPENSE_KIND else MAX_RESULTS
+    read, limit = _reader(kind)
     max_results = request.get("MaxResults") or limit
     if max_results < 1:
         raise InvalidParameter(INVALID_PARAMETERS)
@@ -215,7 +218,6 @@ def get_results(ctx: RequestContext, job: Job, request: dict, kind: str) -> dict
     if status == "SUCCEEDED":
         page_count = (job.result or {}).get("Pages", 0)
         response["DocumentMetadata"] = {"Pages": page_count}
-        read = expense_page if kind == EXPENSE_KIND else result_page
         response.update(read(ctx.principal, job.job_id, page_count, request.get("NextToken"), max_results))
     elif status == "FAILED":
         response["StatusMessage"] = job.message or "The job failed."
