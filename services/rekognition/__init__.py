@@ -1,0 +1,1 @@
+"""Amazon Rekognition on open vision models."""
