@@ -35,7 +35,7 @@ def run(sfn, text: str, value: dict, timeout: float = 300) -> tuple[dict, list[d
 
 
 def test_blueprints_are_valid(sfn):
-    assert NAMES == ["call-analytics", "document-processing", "media-localization"]
+    assert NAMES == ["call-analytics", "document-processing", "image-moderation", "media-localization"]
     for name in NAMES:
         assert sfn.validate_state_machine_definition(definition=definition(name))["result"] == "OK", name
 
@@ -70,6 +70,39 @@ def test_document_processing_blueprint(sfn, s3):
     pdf = {(e["type"], e["text"]) for e in by_key["docs/letter.pdf"]["entities"]}
     assert by_key["docs/letter.pdf"]["language"] == "en"
     assert ("PERSON", "Barack Obama") in pdf and ("LOCATION", "London") in pdf, pdf
+
+
+def test_image_moderation_blueprint(sfn, s3, gateway):
+    from tests.photos import photo_bytes
+
+    bucket = make_bucket(s3, unique("bp-images"))
+    for name in ("obama", "coffee", "zidane"):
+        s3.put_object(Bucket=bucket, Key=f"uploads/{name}.jpg" if name != "coffee" else "uploads/coffee.png",
+                      Body=photo_bytes(name))
+    rekognition = gateway.client("rekognition")
+    collection = unique("bp-faces")
+    rekognition.create_collection(CollectionId=collection)
+    try:
+        described, events = run(sfn, definition("image-moderation"),
+                                {"bucket": bucket, "prefix": "uploads/", "collectionId": collection,
+                                 "minConfidence": 80, "outputPrefix": "moderation"})
+        assert described["status"] == "SUCCEEDED", failures(described, events)
+        manifest_key = json.loads(described["output"])["ResultWriterDetails"]["Key"]
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+        results = json.loads(s3.get_object(Bucket=bucket, Key=manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
+                             ["Body"].read())
+        by_key = {item["key"]: item for item in results}
+        assert sorted(by_key) == ["uploads/coffee.png", "uploads/obama.jpg", "uploads/zidane.jpg"]
+        assert not any(item["flagged"] for item in by_key.values())  # safe photos
+        assert len(by_key["uploads/obama.jpg"]["faceIds"]) == 1
+        zidane_faces = len(by_key["uploads/zidane.jpg"]["faceIds"])
+        assert zidane_faces >= 1  # two men; HOG finds the frontal face, Zidane's own is nearly in profile
+        assert by_key["uploads/coffee.png"]["faceIds"] == []
+        assert "Person" in by_key["uploads/zidane.jpg"]["labels"]
+        faces = rekognition.list_faces(CollectionId=collection)["Faces"]
+        assert sorted(face["ExternalImageId"] for face in faces) == ["obama.jpg"] + ["zidane.jpg"] * zidane_faces
+    finally:
+        rekognition.delete_collection(CollectionId=collection)
 
 
 def rendered_pdf(text: str) -> bytes:
