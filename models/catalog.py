@@ -272,6 +272,16 @@ CATALOG: Mapping[str, EngineSpec] = _index(
             engine="models.vision:ImageLabelEngine",
         ),
         EngineSpec(
+            name="object-detector",
+            capability="object-detection",
+            family="Ultralytics YOLO (ONNX export), user-supplied",
+            description="Object boxes for DetectLabels' Instances (AIGATE_REKOGNITION_OBJECT_DETECTOR=true); "
+                        "none ships: put an exported detector.onnx in the models folder",
+            licence="per model (Ultralytics' own weights are AGPL-3.0)",
+            weights=WeightsSpec(filenames=("detector.onnx",)),
+            engine="models.detector:ObjectDetectorEngine",
+        ),
+        EngineSpec(
             name="dlib-faces",
             capability="face-analysis",
             family="dlib (HOG detector, 68-point shape predictor, ResNet face embedding)",

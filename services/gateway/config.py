@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     # The OCR engine Textract reads scanned pages and images with: rapidocr (default) or tesseract.
     textract_ocr_engine: Literal["rapidocr", "tesseract"] = "rapidocr"
+    # Whether Rekognition's DetectLabels adds object boxes (Instances) from the `object-detector` engine: an
+    # Ultralytics-format ONNX detector the user supplies (<models_dir>/object-detector/detector.onnx); none ships.
+    rekognition_object_detector: bool = False
     # Catalog name of the engine Transcribe jobs recognise speech with (see `aigate models list`).
     transcribe_engine: str = "whisper-base"
     # Base URL clients reach this gateway at, used in the transcript URIs jobs return. Empty: http://host:port.

@@ -5,6 +5,7 @@ pixels. Arguments and answers are plain data (they cross a process boundary)."""
 from __future__ import annotations
 
 from models.workers import installed_pool
+from services.gateway.runtime import runtime
 from services.rekognition import faces, images
 
 
@@ -22,14 +23,34 @@ def image_faces(data: bytes, attributes: list[str], with_embeddings: bool = Fals
 
 
 def image_labels(data: bytes, request: dict) -> dict:
-    from services.gateway.runtime import runtime
     from services.rekognition import labels
 
     pixels = images.decode(data)
     general = "GENERAL_LABELS" in (request.get("Features") or ["GENERAL_LABELS"])
     face_count = len(faces.analyze_faces(pixels, ["DEFAULT"])) if general else 0
     engine = runtime().models.get("imagenet-labels") if general else None
-    return labels.detect_labels(pixels, request, face_count=face_count, engine=engine)
+    instances = object_instances(pixels, request.get("MinConfidence", 55.0)) \
+        if general and runtime().settings.rekognition_object_detector else None
+    return labels.detect_labels(pixels, request, face_count=face_count, engine=engine, instances=instances)
+
+
+def object_instances(pixels, min_confidence: float) -> dict[str, list[dict]]:
+    """Label name -> Instances from the user-supplied object detector (models/detector.py), boxes as ratios."""
+    from services.rekognition.taxonomy import COCO_LABELS, LABELS
+
+    height, width = pixels.shape[:2]
+    found: dict[str, list[dict]] = {}
+    for detection in runtime().models.get("object-detector").detect(pixels):
+        name = COCO_LABELS.get(detection.name) or detection.name.title()
+        confidence = detection.score * 100
+        if name not in LABELS or confidence < min_confidence:
+            continue  # a class outside Rekognition's taxonomy has no label to be an instance of
+        left, top, right, bottom = detection.box
+        found.setdefault(name, []).append({
+            "BoundingBox": {"Width": (right - left) / width, "Height": (bottom - top) / height,
+                            "Left": left / width, "Top": top / height},
+            "Confidence": confidence})
+    return found
 
 
 def image_moderation(data: bytes, min_confidence: float) -> list[dict]:

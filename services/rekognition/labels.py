@@ -51,6 +51,7 @@ def detect_labels(
     probabilities: np.ndarray | None = None,
     *,
     engine: Classifier | None = None,
+    instances: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The `Labels` (and, when Features asks for it, `ImageProperties`) members of a DetectLabels response.
 
@@ -59,7 +60,8 @@ def detect_labels(
     faces the face detector found. `probabilities`: the classifier's 1000 class probabilities when the caller
     already has them (batched); otherwise `engine.classify(pixels)` is run here. Without GENERAL_LABELS in
     Features, `Labels` is an empty list and no classifier is needed. `LabelModelVersion` is the caller's to add
-    (LABEL_MODEL_VERSION).
+    (LABEL_MODEL_VERSION). `instances`: label name -> `Instances` ({BoundingBox, Confidence}) an object detector
+    found, when one is enabled; a label with instances is at least as confident as its best box.
     """
     features = list(request.get("Features") or [GENERAL_LABELS])
     settings = request.get("Settings") or {}
@@ -72,6 +74,7 @@ def detect_labels(
         response["Labels"] = general_labels(
             probabilities,
             face_count=face_count,
+            instances=instances,
             min_confidence=request.get("MinConfidence"),
             max_labels=request.get("MaxLabels"),
             filters=settings.get("GeneralLabels") or {},
@@ -100,7 +103,8 @@ def _label_matrix() -> tuple[tuple[str, ...], np.ndarray]:
     return names, matrix
 
 
-def label_confidences(probabilities: np.ndarray, face_count: int = 0) -> dict[str, float]:
+def label_confidences(probabilities: np.ndarray, face_count: int = 0,
+                      instances: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, float]:
     """Every label's confidence in percent (0..100), before any threshold or filter."""
     names, matrix = _label_matrix()
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
@@ -113,6 +117,10 @@ def label_confidences(probabilities: np.ndarray, face_count: int = 0) -> dict[st
         for name in FACE_LABELS:
             for proven in (name, *LABELS[name].parents):
                 found[proven] = max(found[proven], FACE_LABEL_CONFIDENCE)
+    for name, boxes in (instances or {}).items():
+        best = max((box["Confidence"] for box in boxes), default=0.0)
+        for proven in (name, *LABELS[name].parents):
+            found[proven] = max(found[proven], best)
     return found
 
 
@@ -125,6 +133,7 @@ def general_labels(
     probabilities: np.ndarray,
     *,
     face_count: int = 0,
+    instances: Mapping[str, list[dict[str, Any]]] | None = None,
     min_confidence: float | None = None,
     max_labels: int | None = None,
     filters: Mapping[str, Any] | None = None,
@@ -144,7 +153,7 @@ def general_labels(
     limit = MAX_LABELS if max_labels is None else min(int(max_labels), MAX_LABELS)
 
     kept = []
-    for name, confidence in label_confidences(probabilities, face_count).items():
+    for name, confidence in label_confidences(probabilities, face_count, instances).items():
         label = LABELS[name]
         categories = {category.casefold() for category in label.categories}
         if (include or include_categories) and not (
@@ -161,7 +170,7 @@ def general_labels(
         {
             "Name": label.name,
             "Confidence": confidence,
-            "Instances": [],
+            "Instances": list((instances or {}).get(label.name, [])),
             "Parents": [{"Name": parent} for parent in label.parents],
             "Aliases": [{"Name": alias} for alias in label.aliases],
             "Categories": [{"Name": category} for category in label.categories],

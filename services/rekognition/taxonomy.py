@@ -985,6 +985,30 @@ Bow | Weapon | Sports |
 Pedestal | Architecture | |
 Thimble | | Hobbies and Interests |
 Trash Can | | Everyday Objects | Garbage Can
+# ---- objects only a COCO detector names (no ImageNet class maps to them)
+Giraffe | Mammal, Wildlife | |
+Fire Hydrant | | Public Safety | Hydrant
+Stop Sign | Road Sign | |
+Suitcase | Bag | | Luggage
+Frisbee | Toy | |
+Snowboard | Sport | |
+Kite | Toy | |
+Baseball Bat | Sport | |
+Baseball Glove | Glove | |
+Skateboard | Sport | |
+Surfboard | Sport | |
+Tennis Racket | Racket | |
+Wine Glass | Glass | |
+Fork | Cutlery | |
+Sandwich | Food | |
+Carrot | Vegetable | |
+Donut | Dessert | |
+Cake | Dessert | |
+Potted Plant | Plant | |
+Keyboard | Electronics | |
+Oven | Appliance | |
+Scissors | | Everyday Objects |
+Toothbrush | | Beauty and Personal Care |
 """
 
 # ImageNet index or first-last range: labels (most specific first; ancestors come from LABELS)
@@ -1900,3 +1924,25 @@ def labels_of_class(index: int) -> frozenset[str]:
 _CLASS_CLOSURE: tuple[frozenset[str], ...] = tuple(
     frozenset(name for own in names for name in (own, *LABELS[own].parents)) for names in CLASS_LABELS
 )
+
+
+# A COCO-80 detector's class names (Ultralytics' spelling) -> the Rekognition label its boxes become Instances of.
+COCO_LABELS: dict[str, str] = {
+    "person": "Person", "bicycle": "Bicycle", "car": "Car", "motorcycle": "Motorcycle", "airplane": "Airplane",
+    "bus": "Bus", "train": "Train", "truck": "Truck", "boat": "Boat", "traffic light": "Traffic Light",
+    "fire hydrant": "Fire Hydrant", "stop sign": "Stop Sign", "parking meter": "Parking Meter", "bench": "Bench",
+    "bird": "Bird", "cat": "Cat", "dog": "Dog", "horse": "Horse", "sheep": "Sheep", "cow": "Cattle",
+    "elephant": "Elephant", "bear": "Bear", "zebra": "Zebra", "giraffe": "Giraffe", "backpack": "Backpack",
+    "umbrella": "Umbrella", "handbag": "Handbag", "tie": "Tie", "suitcase": "Suitcase", "frisbee": "Frisbee",
+    "skis": "Ski", "snowboard": "Snowboard", "sports ball": "Ball", "kite": "Kite", "baseball bat": "Baseball Bat",
+    "baseball glove": "Baseball Glove", "skateboard": "Skateboard", "surfboard": "Surfboard",
+    "tennis racket": "Tennis Racket", "bottle": "Bottle", "wine glass": "Wine Glass", "cup": "Cup", "fork": "Fork",
+    "knife": "Knife", "spoon": "Spoon", "bowl": "Bowl", "banana": "Banana", "apple": "Apple",
+    "sandwich": "Sandwich", "orange": "Orange", "broccoli": "Broccoli", "carrot": "Carrot", "hot dog": "Hot Dog",
+    "pizza": "Pizza", "donut": "Donut", "cake": "Cake", "chair": "Chair", "couch": "Couch",
+    "potted plant": "Potted Plant", "bed": "Bed", "dining table": "Dining Table", "toilet": "Toilet", "tv": "TV",
+    "laptop": "Laptop", "mouse": "Mouse", "remote": "Remote Control", "keyboard": "Keyboard",
+    "cell phone": "Mobile Phone", "microwave": "Microwave", "oven": "Oven", "toaster": "Toaster", "sink": "Sink",
+    "refrigerator": "Refrigerator", "book": "Book", "clock": "Clock", "vase": "Vase", "scissors": "Scissors",
+    "teddy bear": "Teddy Bear", "hair drier": "Hair Dryer", "toothbrush": "Toothbrush",
+}
