@@ -311,3 +311,6 @@ for _operation, _reason in {
     "DetectProtectiveEquipment": _NO_PPE,
 }.items():
     provider.operation(_operation)(_not_here(_reason))
+
+from services.rekognition import video_jobs  # noqa: E402  (the stored-video operations; it does not import this module)
+video_jobs.register(provider)
