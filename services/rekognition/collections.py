@@ -156,12 +156,17 @@ def faces_query(ctx: RequestContext, collection_id: str, user_id: str | None, fa
     return _scoped(RekognitionFace, ctx, collection_id, *where)
 
 
+def _faces_by_id(db, ctx: RequestContext, collection_id: str, face_ids: list[str]) -> dict[str, RekognitionFace]:
+    """The collection's faces among `face_ids`, by id (ids not in the collection are absent)."""
+    return {row.face_id: row for row in db.scalars(
+        _scoped(RekognitionFace, ctx, collection_id, RekognitionFace.face_id.in_(face_ids)))}
+
+
 def delete_faces(ctx: RequestContext, collection_id: str, face_ids: list[str]) -> dict:
     deleted, unsuccessful = [], []
     with session() as db:
         COLLECTIONS.get(ctx, collection_id, db)
-        rows = {row.face_id: row for row in db.scalars(
-            _scoped(RekognitionFace, ctx, collection_id, RekognitionFace.face_id.in_(face_ids)))}
+        rows = _faces_by_id(db, ctx, collection_id, face_ids)
         for face_id in dict.fromkeys(face_ids):
             row = rows.get(face_id)
             if row is None:
@@ -265,8 +270,7 @@ def associate_faces(ctx: RequestContext, collection_id: str, user_id: str, face_
         COLLECTIONS.get(ctx, collection_id, db)
         _user(db, ctx, collection_id, user_id)
         user_rows = list(db.scalars(_scoped(RekognitionFace, ctx, collection_id, RekognitionFace.user_id == user_id)))
-        rows = {row.face_id: row for row in db.scalars(
-            _scoped(RekognitionFace, ctx, collection_id, RekognitionFace.face_id.in_(face_ids)))}
+        rows = _faces_by_id(db, ctx, collection_id, face_ids)
         for face_id in dict.fromkeys(face_ids):
             row = rows.get(face_id)
             if row is None:
@@ -300,8 +304,7 @@ def disassociate_faces(ctx: RequestContext, collection_id: str, user_id: str, fa
     with session() as db:
         COLLECTIONS.get(ctx, collection_id, db)
         _user(db, ctx, collection_id, user_id)
-        rows = {row.face_id: row for row in db.scalars(
-            _scoped(RekognitionFace, ctx, collection_id, RekognitionFace.face_id.in_(face_ids)))}
+        rows = _faces_by_id(db, ctx, collection_id, face_ids)
         for face_id in dict.fromkeys(face_ids):
             row = rows.get(face_id)
             if row is None:
