@@ -43,6 +43,10 @@ _PHOTOS = {
     "rocket": ("skimage", "data/rocket.jpg"),
     "motorcycle": ("skimage", "data/motorcycle_left.png"),
     "text_page": ("skimage", "data/page.png"),
+    # ... and its 512 x 512 grey texture photographs (Custom Labels' material classes).
+    "brick": ("skimage", "data/brick.png"),
+    "grass": ("skimage", "data/grass.png"),
+    "gravel": ("skimage", "data/gravel.png"),
     # Debian's darknet package (scripts/debian-packages-test.txt).
     "dog": ("darknet", "dog.jpg"),
     "horses": ("darknet", "horses.jpg"),

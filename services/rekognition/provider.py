@@ -25,7 +25,15 @@ ASSOCIATE_THRESHOLD = 75.0
 _PAGING = Paging("rekognition", invalid_token=lambda token: InvalidPaginationToken("Invalid pagination token"),
                  default_limit=1000, limits={"ListUsers": 500})
 
-TAGGING = Tagging("rekognition", exists=collections.tagged_collection_exists,
+def _taggable(principal, arn: str) -> bool:
+    """Collections, Custom Labels projects and their model versions take tags."""
+    from services.rekognition import custom_labels, projects
+
+    return collections.tagged_collection_exists(principal, arn) or projects.is_project_resource(principal, arn) \
+        or custom_labels.is_version_resource(principal, arn)
+
+
+TAGGING = Tagging("rekognition", exists=_taggable,
                   not_found=lambda arn: ResourceNotFound(f"The resource {arn} does not exist."),
                   too_many=lambda limit: ServiceQuotaExceeded(f"A resource can have at most {limit} tags."),
                   max_tags=50)
@@ -312,5 +320,8 @@ for _operation, _reason in {
 }.items():
     provider.operation(_operation)(_not_here(_reason))
 
-from services.rekognition import video_jobs  # noqa: E402  (the stored-video operations; it does not import this module)
+# The stored-video, Custom Labels and bulk-analysis operations; those modules do not import this one.
+from services.rekognition import custom_labels, media_analysis, video_jobs  # noqa: E402
 video_jobs.register(provider)
+custom_labels.register(provider, TAGGING)
+media_analysis.register(provider)
