@@ -1,18 +1,16 @@
 """Amazon Rekognition bulk analysis (StartMediaAnalysisJob / GetMediaAnalysisJob / ListMediaAnalysisJobs) through
 boto3 against the running gateway: a manifest of real photos with bad lines among them, its results and summary
 read back from S3 and checked against the developer guide's "Bulk analysis output manifests" and against
-DetectModerationLabels on the same photos; the errors at Start, the failures of a job, and the listing's paging;
-a job killed with its gateway mid-way resumes and answers every image once."""
+DetectModerationLabels on the same photos; the errors at Start, the failures of a job, and the listing's paging.
+(A job killed with its gateway mid-way: tests/test_rekognition_durability.py.)"""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-import requests
 from botocore.exceptions import ClientError
 
-from tests.conftest import GatewayProcess
 from tests.helpers import poll, unique
 from tests.photos import photo_bytes
 
@@ -172,34 +170,3 @@ def test_list_pages_newest_first(rekognition, s3, bucket):
         job = finished(rekognition, job_id)
         assert job["Status"] == "SUCCEEDED", job
 
-
-@pytest.mark.slow
-def test_killed_job_resumes_and_answers_every_image_once(tmp_path):
-    gateway = GatewayProcess(tmp_path / "data").start()  # local blob store, SQLite
-    try:
-        names = [PHOTOS[n % len(PHOTOS)] for n in range(60)]
-        for name in PHOTOS:
-            response = requests.put(f"{gateway.url}/v1/blobs/media/in/{name}.jpg", data=photo_bytes(name), timeout=10)
-            assert response.status_code == 200
-        manifest = "".join(json.dumps({"source-ref": f"s3://media/in/{name}.jpg"}) + "\n" for name in names)
-        assert requests.put(f"{gateway.url}/v1/blobs/media/manifest.jsonl", data=manifest.encode(),
-                            timeout=10).status_code == 200
-        rekognition = gateway.client("rekognition")
-        job_id = start(rekognition, "media")
-        record = poll(lambda: requests.get(f"{gateway.url}/v1/jobs/{job_id}", timeout=10).json(),
-                      lambda record: record["Status"] == "IN_PROGRESS" and record["Progress"] >= 0.2,
-                      timeout=180, interval=0.05, raise_on_timeout=False)
-        assert 0.2 <= record["Progress"] < 0.9, f"job too fast to interrupt: {record}"
-        gateway.kill()
-
-        gateway.start()
-        rekognition = gateway.client("rekognition", read_timeout=120)
-        job = finished(rekognition, job_id)
-        assert job["Status"] == "SUCCEEDED", job
-        results = requests.get(f"{gateway.url}/v1/blobs/media/out/{job_id}/results.jsonl", timeout=10)
-        refs = [json.loads(line)["source-ref"] for line in results.text.splitlines()]
-        assert refs == [f"s3://media/in/{name}.jpg" for name in names]  # each once, in manifest order
-        summary = requests.get(f"{gateway.url}/v1/blobs/media/out/{job_id}/manifest-summary.json", timeout=10).json()
-        assert summary["statistics"] == {"total-json-lines": 60, "valid-json-lines": 60, "invalid-json-lines": 0}
-    finally:
-        gateway.stop()

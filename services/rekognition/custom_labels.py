@@ -48,7 +48,7 @@ from services.gateway.kit.tags import Tagging, drop_tags
 from services.gateway.kit.times import aware, utcnow
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
-from services.rekognition import analysis, images, projects
+from services.rekognition import analysis, images, job_files, projects
 from services.rekognition.errors import (InvalidPaginationToken, InvalidParameter, LimitExceeded, NotImplemented_,
                                          ResourceInUse, ResourceNotFound)
 from services.rekognition.projects import (CONTENT_MODERATION, CUSTOM_LABELS, DATASETS, PROJECTS, TEST, TRAIN,
@@ -491,18 +491,12 @@ def image_features(datas: list[bytes]) -> list[list[float]]:
 
 
 def _job_dir(principal: Principal, job_id: str) -> Path:
-    return Path(runtime().settings.data_dir) / "rekognition" / principal.account_id / "custom-labels-jobs" / job_id
+    return job_files.job_folder(principal, "custom-labels-jobs", job_id)
 
 
 def _model_dir(principal: Principal, arn: str) -> Path:
     key = hashlib.sha256(arn.encode()).hexdigest()[:32]
     return Path(runtime().settings.data_dir) / "rekognition" / principal.account_id / "custom-labels-models" / key
-
-
-def _write_json(path: Path, value) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(orjson.dumps(value))
-    os.replace(temporary, path)
 
 
 def _source_entries(principal: Principal, source: dict) -> list[projects.Entry]:
@@ -547,7 +541,7 @@ def _snapshot(principal: Principal, job_id: str, sources: dict) -> dict:
     folder = _job_dir(principal, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     for kind, entries in (("train", train), ("test", test)):
-        _write_json(folder / f"{kind}.json", [entry.line for entry in entries])
+        job_files.write_json(folder / f"{kind}.json", [entry.line for entry in entries])
     return {"train": len(train), "test": len(test), "labels": labels}
 
 

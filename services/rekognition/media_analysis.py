@@ -26,7 +26,6 @@ images (read and checked here, analysed on the model worker processes in paralle
 
 from __future__ import annotations
 
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,7 +39,7 @@ from services.gateway.kit.jobs import JobApi, Submission, stored_form
 from services.gateway.kit.paging import Paging
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError, BlobStore, BlobTooLarge
-from services.rekognition import analysis
+from services.rekognition import analysis, job_files
 from services.rekognition.errors import (INVALID_PARAMETERS, S3_UNREADABLE, InvalidPaginationToken, InvalidParameter,
                                          InvalidS3Object, NotImplemented_, ResourceNotFound, errors)
 from services.rekognition.images import read_image
@@ -153,13 +152,7 @@ def _accept(ctx: RequestContext, request: dict) -> Submission:
 
 
 def _work_dir(principal: Principal, job_id: str) -> Path:
-    return Path(runtime().settings.data_dir) / "rekognition" / principal.account_id / "media-analysis" / job_id
-
-
-def _write_json(path: Path, value) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(orjson.dumps(value))
-    os.replace(temporary, path)
+    return job_files.job_folder(principal, "media-analysis", job_id)
 
 
 def _output_uri(request: dict, job_id: str, name: str) -> str:
@@ -176,7 +169,7 @@ def _prepare(principal: Principal, job_id: str, request: dict) -> int:
     lines = [parse_line(number, text) for number, text in _read_manifest(principal, request)]
     folder = _work_dir(principal, job_id)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / "lines.json", lines)
+    job_files.write_json(folder / "lines.json", lines)
     return len(lines)
 
 
@@ -200,7 +193,7 @@ def _analyse_batch(principal: Principal, job_id: str, request: dict, first: int,
                                                                                DEFAULT_MIN_CONFIDENCE)
     with ThreadPoolExecutor(workers) as pool:  # one image per model worker at a time
         done = list(pool.map(lambda line: _moderate(principal, line, min_confidence), lines))
-    _write_json(folder / f"batch-{first}.json", done)
+    job_files.write_json(folder / f"batch-{first}.json", done)
     return len(done)
 
 

@@ -30,7 +30,7 @@ from services.gateway.kit.paging import Paging
 from services.gateway.kit.tokens import decode_token, encode_token
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError, BlobTooLarge
-from services.rekognition import analysis, collections, faces, video
+from services.rekognition import analysis, collections, faces, job_files, video
 from services.rekognition.collections import COLLECTIONS
 from services.rekognition.errors import (INVALID_PARAMETERS, S3_UNREADABLE, InvalidPaginationToken, InvalidParameter,
                                          InvalidS3Object, NotImplemented_, ResourceNotFound, errors)
@@ -109,13 +109,7 @@ def _started(ctx: RequestContext, job: Job) -> dict:
 
 
 def _job_dir(principal: Principal, job_id: str) -> Path:
-    return Path(runtime().settings.data_dir) / "rekognition" / principal.account_id / "video-jobs" / job_id
-
-
-def _write_json(path: Path, value) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(orjson.dumps(value))
-    os.replace(temporary, path)
+    return job_files.job_folder(principal, "video-jobs", job_id)
 
 
 def _fetch(principal: Principal, job_id: str, request: dict) -> dict:
@@ -169,7 +163,7 @@ def _analyse_windows(principal: Principal, job_id: str, kind: str, request: dict
     with ThreadPoolExecutor(len(windows)) as pool:  # one window per model worker
         results = list(pool.map(lambda window: analysis.on_worker(function, path, *window, *arguments), windows))
     for index, result in zip(indexes, results):
-        _write_json(folder / f"window-{index}.json", result)
+        job_files.write_json(folder / f"window-{index}.json", result)
     return len(results)
 
 
@@ -188,7 +182,7 @@ def _collect(principal: Principal, job_id: str, kind: str, request: dict, metada
         items = persons(principal, request, [item for window in windows for item in window])
     else:
         items = [item for window in windows for item in window]
-    _write_json(folder / "results.json", items)
+    job_files.write_json(folder / "results.json", items)
     return len(items)
 
 
