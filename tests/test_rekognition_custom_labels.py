@@ -246,7 +246,7 @@ def test_training_from_manifests_with_auto_split_and_failures(rekognition, s3, m
         ProjectArn=project, VersionName="auto", OutputConfig=output,
         TrainingData={"Assets": [ground_truth(bucket, "manifests/train.manifest")]},
         TestingData={"AutoCreate": True})
-    # Bounding boxes only: an object-detection model, which this gateway cannot train.
+    # Bounding boxes: an object-detection model, which needs an object detector (none is switched on here).
     boxes = {"source-ref": f"s3://{bucket}/images/train/brick-0-0.png",
              "bounding-box": {"image_size": [{"width": SIDE, "height": SIDE, "depth": 3}],
                               "annotations": [{"class_id": 0, "top": 10, "left": 10, "width": 50, "height": 50}]},
@@ -263,7 +263,7 @@ def test_training_from_manifests_with_auto_split_and_failures(rekognition, s3, m
     assert auto["EvaluationResult"]["F1Score"] > 0.7
     failed = wait_for(rekognition, project, "boxes", ("TRAINING_COMPLETED", "TRAINING_FAILED"))
     assert failed["Status"] == "TRAINING_FAILED"
-    assert failed["StatusMessage"].startswith("ERROR_UNSUPPORTED_PROJECT_TYPE")
+    assert failed["StatusMessage"].startswith("ERROR_DETECTOR_REQUIRED")
     assert error_of(rekognition.start_project_version, ProjectVersionArn=failed["ProjectVersionArn"],
                     MinInferenceUnits=1)[0] == "ResourceInUseException"
     unknown = project.rsplit("/", 1)[0].replace("/project/", "/project/x") + "/version/v/1"

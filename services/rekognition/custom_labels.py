@@ -11,12 +11,13 @@ averaged over labels in DescribeProjectVersions' EvaluationResult.
 Training (queue "rekognition", kind "rekognition.custom-labels") is checkpointed steps: `snapshot` writes the
 training and test entries as they are at the start to the job's folder; `features-*` reads each batch of images from
 the blob store, checks them (a bad one is ERROR_INVALID_IMAGE in the validation manifest, not a failed job) and
-embeds them on the model workers; `fit` trains and saves the probe; `evaluate` writes the summary, validation and
+embeds them (or their regions) on the model workers; `fit` trains and saves the probe; `evaluate` writes the summary, validation and
 manifest-summary files. A job killed mid-way resumes at the first unfinished step.
 
-Object-detection datasets (bounding boxes only) need an object detector to propose regions; this gateway trains
-image-level models only, so such a version is refused with the reason. Projects of the CONTENT_MODERATION feature
-(moderation adapters) cannot be trained here either.
+Datasets with bounding boxes train an object-detection model (custom_detection.py): the object detector switched
+on in this gateway proposes regions and the probe labels each (with a BACKGROUND class); without a detector such a
+version fails with ERROR_DETECTOR_REQUIRED. Projects of the CONTENT_MODERATION feature (moderation adapters) are
+refused with NotImplementedException.
 
 StartProjectVersion loads the probe in this process and the version is RUNNING when the call answers (Amazon
 Rekognition provisions inference units meanwhile); Min/MaxInferenceUnits are kept and shown, and do not change
@@ -48,7 +49,7 @@ from services.gateway.kit.tags import Tagging, drop_tags
 from services.gateway.kit.times import aware, utcnow
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError
-from services.rekognition import analysis, images, job_files, projects
+from services.rekognition import analysis, custom_detection, images, job_files, projects
 from services.rekognition.errors import (InvalidPaginationToken, InvalidParameter, LimitExceeded, NotImplemented_,
                                          ResourceInUse, ResourceNotFound)
 from services.rekognition.projects import (CONTENT_MODERATION, CUSTOM_LABELS, DATASETS, PROJECTS, TEST, TRAIN,
@@ -316,7 +317,8 @@ def start_project_version(ctx: RequestContext, request: dict) -> dict:
     minimum, maximum = request["MinInferenceUnits"], request.get("MaxInferenceUnits")
     if maximum is not None and maximum < minimum:
         raise InvalidParameter("MaxInferenceUnits must be at least MinInferenceUnits.")
-    _model(version)  # loaded now, so the first DetectCustomLabels does not wait for it
+    if _model(version).detection:  # loaded now, so the first DetectCustomLabels does not wait for it
+        _detector_on(version.arn)
     VERSIONS.update(ctx, version.arn, status="RUNNING", min_inference_units=minimum, max_inference_units=maximum,
                     modified_at=utcnow())
     return {"Status": "STARTING"}
@@ -358,19 +360,30 @@ def detect_custom_labels(ctx: RequestContext, request: dict) -> dict:
     if status != "RUNNING":
         raise ResourceNotReady(f"ProjectVersion {version.arn} is not running (it is {status}).")
     image = images.read_image(ctx.principal, request.get("Image"))
-    vector = np.asarray(analysis.on_worker(image_features, [image.data])[0], dtype=np.float32)
     model = _model(version)
-    scores = model.confidences(vector[None, :])[0]
     min_confidence = request.get("MinConfidence")
-    found = []
-    for label, confidence, threshold in zip(model.labels, scores, model.thresholds):
-        keep = confidence >= min_confidence if min_confidence is not None else confidence >= threshold
-        if keep:
-            found.append({"Name": label, "Confidence": float(confidence)})
-    found.sort(key=lambda item: -item["Confidence"])
+    if model.detection:
+        _detector_on(version.arn)
+        found = custom_detection.detected(model, analysis.on_worker(custom_detection.regions, image.data, []),
+                                          min_confidence)
+    else:
+        vector = np.asarray(analysis.on_worker(image_features, [image.data])[0], dtype=np.float32)
+        scores = model.confidences(vector[None, :])[0]
+        found = []
+        for label, confidence, threshold in zip(model.labels, scores, model.thresholds):
+            keep = confidence >= min_confidence if min_confidence is not None else confidence >= threshold
+            if keep:
+                found.append({"Name": label, "Confidence": float(confidence)})
+        found.sort(key=lambda item: -item["Confidence"])
     if request.get("MaxResults") is not None:
         found = found[:request["MaxResults"]]
     return {"CustomLabels": found}
+
+
+def _detector_on(arn: str) -> None:
+    if not custom_detection.enabled():
+        raise ResourceNotReady(f"ProjectVersion {arn} detects objects, and no object detector is switched on in this "
+                               "gateway to propose their regions.")
 
 
 # ------------------------------------------------------------------ the probe
@@ -380,9 +393,10 @@ class Probe:
     """Logistic regression on L2-normalised embeddings; confidences in percent, thresholds per label."""
 
     def __init__(self, labels: list[str], coef: np.ndarray, intercept: np.ndarray, multiclass: bool,
-                 thresholds: np.ndarray):
+                 thresholds: np.ndarray, detection: bool = False):
         self.labels, self.coef, self.intercept = labels, coef, intercept
         self.multiclass, self.thresholds = multiclass, thresholds
+        self.detection = detection  # labels regions (custom_detection), not whole images
 
     @staticmethod
     def normalised(vectors: np.ndarray) -> np.ndarray:
@@ -399,14 +413,15 @@ class Probe:
     def save(self, path: Path) -> None:
         temporary = path.with_name("model.tmp.npz")
         np.savez(temporary, labels=np.array(self.labels, dtype=object), coef=self.coef, intercept=self.intercept,
-                 multiclass=np.array(self.multiclass), thresholds=self.thresholds)
+                 multiclass=np.array(self.multiclass), thresholds=self.thresholds,
+                 detection=np.array(self.detection))
         os.replace(temporary, path)
 
     @classmethod
     def load(cls, path: Path) -> "Probe":
         with np.load(path, allow_pickle=True) as stored:
             return cls(list(stored["labels"]), stored["coef"], stored["intercept"], bool(stored["multiclass"]),
-                       stored["thresholds"])
+                       stored["thresholds"], bool(stored["detection"]))
 
 
 def fit_probe(vectors: np.ndarray, label_sets: list[list[str]], labels: list[str]) -> Probe:
@@ -514,12 +529,15 @@ def _source_entries(principal: Principal, source: dict) -> list[projects.Entry]:
 
 
 def _snapshot(principal: Principal, job_id: str, sources: dict) -> dict:
-    """The entries training and testing use, as they are now: {"train": n, "test": n, "labels": [...]}."""
+    """The entries training and testing use, as they are now: {"train": n, "test": n, "labels": [...], "detection":
+    whether the model locates objects (the training entries have bounding boxes)}."""
     train = _source_entries(principal, sources["train"])
-    if any(entry.boxes for entry in train if not entry.has_errors):
-        raise TrainingFailed("ERROR_UNSUPPORTED_PROJECT_TYPE: Object detection (bounding boxes) cannot be trained by "
-                             "this gateway: it trains image-level labels only, and no object detector ships with "
-                             "its open models.")
+    detection = any(entry.boxes for entry in train if not entry.has_errors)
+    if detection and not custom_detection.enabled():
+        raise TrainingFailed("ERROR_DETECTOR_REQUIRED: The datasets have bounding boxes: an object detection model "
+                             "needs an object detector to propose regions, and none is switched on in this gateway "
+                             "(AIGATE_REKOGNITION_OBJECT_DETECTOR with a detector in the models folder, or the "
+                             "opt-in AIGATE_REKOGNITION_AGPL_YOLO11N_SEG).")
     if sources["test"].get("auto"):
         moved = set(projects.distributed_refs([entry.source_ref for entry in train]))
         test = [entry for entry in train if entry.source_ref in moved]
@@ -535,27 +553,31 @@ def _snapshot(principal: Principal, job_id: str, sources: dict) -> dict:
         if len(usable) < (1 - MAX_INVALID_SHARE) * len(entries):
             raise TrainingFailed("ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: The manifest file contains too many "
                                  "invalid rows.")
-    labels = sorted({label for entry in train if not entry.has_errors for label in entry.labels})
-    if len(labels) < 2:
-        raise TrainingFailed("ERROR_INSUFFICIENT_LABELS: The training manifest needs at least two labels.")
+    labels = sorted({label for entry in train if not entry.has_errors
+                     for label in (entry.boxes if detection else entry.labels)})
+    if len(labels) < (1 if detection else 2):  # a classifier tells labels apart; a detector tells one from background
+        raise TrainingFailed("ERROR_INSUFFICIENT_LABELS: The training manifest needs at least "
+                             f"{'one label' if detection else 'two labels'}.")
     folder = _job_dir(principal, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     for kind, entries in (("train", train), ("test", test)):
         job_files.write_json(folder / f"{kind}.json", [entry.line for entry in entries])
-    return {"train": len(train), "test": len(test), "labels": labels}
+    return {"train": len(train), "test": len(test), "labels": labels, "detection": detection}
 
 
 def _lines(principal: Principal, job_id: str, kind: str) -> list[dict]:
     return orjson.loads((_job_dir(principal, job_id) / f"{kind}.json").read_bytes())
 
 
-def _embed(principal: Principal, job_id: str, kind: str, first: int, count: int) -> list[dict | None]:
-    """Embed lines first..first+count of a snapshot on the model workers; per line None or its image error."""
+def _embed(principal: Principal, job_id: str, kind: str, first: int, count: int,
+           detection: bool = False) -> list[dict | None]:
+    """Embed lines first..first+count of a snapshot on the model workers (whole images, or the regions of each for
+    a detection model); per line None or its image error."""
     lines = _lines(principal, job_id, kind)[first:first + count]
     usable, datas, problems = [], [], []
     for line in lines:
         entry = projects.read_line(line)
-        if entry.has_errors or not entry.labels:
+        if entry.has_errors or not (entry.labels or detection):  # an image without objects is all background
             problems.append({"code": "WARNING_NO_ANNOTATIONS", "message": "The JSON line has no usable labels."}
                             if not entry.has_errors else None)
             continue
@@ -568,6 +590,8 @@ def _embed(principal: Principal, job_id: str, kind: str, first: int, count: int)
         problems.append(None)
         usable.append(len(problems) - 1)
         datas.append(image.data)
+    if detection:
+        return _embed_regions(principal, job_id, kind, first, lines, usable, datas, problems)
     workers = max(1, runtime().settings.model_worker_count)
     share = max(1, -(-len(datas) // workers))
     batches = [datas[i:i + share] for i in range(0, len(datas), share)]
@@ -596,6 +620,54 @@ def _embed(principal: Principal, job_id: str, kind: str, first: int, count: int)
     return problems
 
 
+def _embed_regions(principal: Principal, job_id: str, kind: str, first: int, lines: list[dict], usable: list[int],
+                   datas: list[bytes], problems: list) -> list[dict | None]:
+    """The regions of each usable image (its boxes and the detector's proposals), one image per model worker call:
+    `regions-<kind>-<first>.npy` (the embeddings) beside `.json` ({line: {"known": n, "proposals": [boxes]}})."""
+    truths = [[box for _, box in custom_detection.known_boxes(projects.read_line(lines[i]).boxes)] for i in usable]
+
+    def embed(item):
+        try:
+            return analysis.on_worker(custom_detection.regions, *item)
+        except ServiceError:
+            return None
+
+    with ThreadPoolExecutor(max(1, runtime().settings.model_worker_count)) as pool:
+        found = list(pool.map(embed, zip(datas, truths)))
+    meta, vectors = {}, []
+    for index, regions in zip(usable, found):
+        if regions is None:
+            problems[index] = {"code": "ERROR_INVALID_IMAGE", "message": "The image is invalid."}
+            continue
+        meta[str(first + index)] = {"known": len(regions["known"]),
+                                    "proposals": [proposal["box"] for proposal in regions["proposals"]]}
+        vectors.extend(regions["known"] + [proposal["vector"] for proposal in regions["proposals"]])
+    folder = _job_dir(principal, job_id)
+    np.save(folder / f"regions-{kind}-{first}.npy", np.asarray(vectors, dtype=np.float32).reshape(-1, 1280))
+    job_files.write_json(folder / f"regions-{kind}-{first}.json", meta)
+    return problems
+
+
+def _regions(principal: Principal, job_id: str, kind: str) -> list[tuple[list[tuple[str, dict]], dict]]:
+    """(ground truth, regions as custom_detection.regions answers them) of each usable image of a snapshot."""
+    folder = _job_dir(principal, job_id)
+    lines = _lines(principal, job_id, kind)
+    out = []
+    for first in range(0, len(lines), FEATURE_BATCH):
+        meta = orjson.loads((folder / f"regions-{kind}-{first}.json").read_bytes())
+        vectors = np.load(folder / f"regions-{kind}-{first}.npy")
+        at = 0
+        for line_number in sorted(meta, key=int):
+            item = meta[line_number]
+            known, boxes = item["known"], item["proposals"]
+            found = {"known": vectors[at:at + known].tolist(),
+                     "proposals": [{"box": box, "vector": vector}
+                                   for box, vector in zip(boxes, vectors[at + known:at + known + len(boxes)].tolist())]}
+            at += known + len(boxes)
+            out.append((custom_detection.known_boxes(projects.read_line(lines[int(line_number)]).boxes), found))
+    return out
+
+
 def _gathered(principal: Principal, job_id: str, kind: str, problems: list) -> tuple[np.ndarray, list[list[str]],
                                                                                    list[int]]:
     """(embeddings, labels, line numbers) of a snapshot's usable lines."""
@@ -607,7 +679,10 @@ def _gathered(principal: Principal, job_id: str, kind: str, problems: list) -> t
     return vectors[keep], [projects.read_line(lines[i]).labels for i in keep], keep
 
 
-def _fit(principal: Principal, job_id: str, arn: str, labels: list[str], problems: list) -> int:
+def _fit(principal: Principal, job_id: str, arn: str, labels: list[str], problems: list,
+         detection: bool = False) -> int:
+    if detection:
+        return _fit_regions(principal, job_id, arn, labels)
     vectors, label_sets, _ = _gathered(principal, job_id, "train", problems)
     if len({label for found in label_sets for label in found}) < 2:
         raise TrainingFailed("ERROR_INSUFFICIENT_LABELS: The training images that could be read carry fewer than "
@@ -620,6 +695,28 @@ def _fit(principal: Principal, job_id: str, arn: str, labels: list[str], problem
     return len(label_sets)
 
 
+def _fit_regions(principal: Principal, job_id: str, arn: str, labels: list[str]) -> int:
+    vectors, region_labels = [], []
+    images_ = _regions(principal, job_id, "train")
+    for truth, found in images_:
+        more_vectors, more_labels = custom_detection.training_samples(found, truth)
+        vectors.extend(more_vectors)
+        region_labels.extend(more_labels)
+    present = [label for label in labels if label in region_labels]
+    if not present:
+        raise TrainingFailed("ERROR_INSUFFICIENT_LABELS: No bounding box of the training images could be read.")
+    classes = present + ([custom_detection.BACKGROUND] if custom_detection.BACKGROUND in region_labels else [])
+    if len(classes) < 2:
+        raise TrainingFailed("ERROR_INSUFFICIENT_LABELS: A detection model needs background as well as objects: the "
+                             "detector proposed no region away from the labelled boxes.")
+    probe = fit_probe(np.asarray(vectors, dtype=np.float32), [[label] for label in region_labels], classes)
+    probe.detection = True
+    folder = _model_dir(principal, arn)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe.save(folder / "model.npz")
+    return len(images_)
+
+
 def _output_uri(request: dict, *parts: str) -> str:
     output = request["OutputConfig"]
     prefix = output.get("S3KeyPrefix") or ""
@@ -629,7 +726,27 @@ def _output_uri(request: dict, *parts: str) -> str:
 def _evaluate(principal: Principal, job_id: str, arn: str, request: dict, problems: dict, trained: int) -> dict:
     """Metrics on the test images, and the files Amazon Rekognition writes to OutputConfig; the job's result."""
     probe = Probe.load(_model_dir(principal, arn) / "model.npz")
-    vectors, label_sets, _ = _gathered(principal, job_id, "test", problems["test"])
+    label_results, tested_images, confusion = _detection_metrics(principal, job_id, probe) if probe.detection \
+        else _classification_metrics(principal, job_id, probe, problems["test"])
+    tested = [result for result in label_results if result["NumberOfTestingImages"]]
+    mean = {key: float(np.mean([result["Metrics"][key] for result in tested])) if tested else 0.0
+            for key in ("F1Score", "Precision", "Recall")}
+    project, version = projects.project_name(arn), arn.split("/version/", 1)[1].split("/", 1)[0]
+    summary = {"Version": 1,
+               "AggregatedEvaluationResults": {**({"ConfusionMatrix": confusion} if confusion else {}), **mean},
+               "EvaluationDetails": {"EvaluationEndTimestamp": utcnow().replace(tzinfo=None).isoformat(),
+                                     "Labels": [label for label in probe.labels
+                                                if label != custom_detection.BACKGROUND],
+                                     "NumberOfTestingImages": tested_images, "NumberOfTrainingImages": trained,
+                                     "ProjectVersionArn": arn},
+               "LabelEvaluationResults": sorted(label_results, key=lambda result: -result["Metrics"]["F1Score"])}
+    return _write_outputs(principal, job_id, request, problems, project, version, summary, mean["F1Score"])
+
+
+def _classification_metrics(principal: Principal, job_id: str, probe: Probe, problems: list
+                            ) -> tuple[list[dict], int, list[dict]]:
+    """(per-label results, test images, confusion matrix) of an image-level model on the test images."""
+    vectors, label_sets, _ = _gathered(principal, job_id, "test", problems)
     if not label_sets:
         raise TrainingFailed("ERROR_NO_VALID_TEST_IMAGES: No image of the test dataset could be read.")
     scores = probe.confidences(vectors)
@@ -641,9 +758,6 @@ def _evaluate(principal: Principal, job_id: str, arn: str, request: dict, proble
         label_results.append({"Label": label, "Metrics": {"F1Score": f1, "Precision": precision, "Recall": recall,
                                                           "Threshold": float(probe.thresholds[j]) / 100},
                               "NumberOfTestingImages": int(truth[:, j].sum())})
-    tested = [result for result in label_results if result["NumberOfTestingImages"]]
-    mean = {key: float(np.mean([result["Metrics"][key] for result in tested])) if tested else 0.0
-            for key in ("F1Score", "Precision", "Recall")}
     confusion = []
     if probe.multiclass:
         chosen = scores.argmax(axis=1)
@@ -652,13 +766,39 @@ def _evaluate(principal: Principal, job_id: str, arn: str, request: dict, proble
             for j, guessed in enumerate(probe.labels):
                 share = float(np.mean(chosen[rows] == j)) if rows.any() else 0.0
                 confusion.append({"GroundTruthLabel": actual, "PredictedLabel": guessed, "Value": share})
-    project, version = projects.project_name(arn), arn.split("/version/", 1)[1].split("/", 1)[0]
-    summary = {"Version": 1,
-               "AggregatedEvaluationResults": {**({"ConfusionMatrix": confusion} if confusion else {}), **mean},
-               "EvaluationDetails": {"EvaluationEndTimestamp": utcnow().replace(tzinfo=None).isoformat(),
-                                     "Labels": probe.labels, "NumberOfTestingImages": len(label_sets),
-                                     "NumberOfTrainingImages": trained, "ProjectVersionArn": arn},
-               "LabelEvaluationResults": sorted(label_results, key=lambda result: -result["Metrics"]["F1Score"])}
+    return label_results, len(label_sets), confusion
+
+
+def _detection_metrics(principal: Principal, job_id: str, probe: Probe) -> tuple[list[dict], int, list[dict]]:
+    """(per-label results, test images, no confusion matrix) of a detection model: boxes matched at IoU 0.5."""
+    tested = _regions(principal, job_id, "test")
+    if not tested:
+        raise TrainingFailed("ERROR_NO_VALID_TEST_IMAGES: No image of the test dataset could be read.")
+    labels = [label for label in probe.labels if label != custom_detection.BACKGROUND]
+    totals = {label: [0, 0, 0] for label in labels}
+    images_with = {label: 0 for label in labels}
+    for truth, found in tested:
+        for label, (tp, fp, fn) in custom_detection.matches(custom_detection.detected(probe, found, None), truth,
+                                                            labels).items():
+            totals[label] = [totals[label][0] + tp, totals[label][1] + fp, totals[label][2] + fn]
+        for label in {label for label, _ in truth}:
+            if label in images_with:
+                images_with[label] += 1
+    results = []
+    for label in labels:
+        tp, fp, fn = totals[label]
+        precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        results.append({"Label": label, "Metrics": {"F1Score": f1, "Precision": precision, "Recall": recall,
+                                                    "Threshold": float(probe.thresholds[probe.labels.index(label)])
+                                                    / 100},
+                        "NumberOfTestingImages": images_with[label]})
+    return results, len(tested), []
+
+
+def _write_outputs(principal: Principal, job_id: str, request: dict, problems: dict, project: str, version: str,
+                   summary: dict, f1: float) -> dict:
+    """The evaluation summary, validation manifests and manifest summary in OutputConfig; the job's result."""
     blobs = runtime().blobs
     names = {"summary": f"EvaluationResultSummary-{project}-{version}.json",
              "train": f"{version}/manifests/output/training_validation.manifest",
@@ -693,7 +833,7 @@ def _evaluate(principal: Principal, job_id: str, arn: str, request: dict, proble
         key = f"{(output.get('S3KeyPrefix') or '').rstrip('/')}/{name}".lstrip("/")
         return {"GroundTruthManifest": {"S3Object": {"Bucket": output["S3Bucket"], "Name": key}}}
 
-    return {"EvaluationResult": {"F1Score": mean["F1Score"],
+    return {"EvaluationResult": {"F1Score": f1,
                                  "Summary": {"S3Object": asset(names["summary"])["GroundTruthManifest"]["S3Object"]}},
             "TrainingDataResult": {"Output": {"Assets": [asset(names["train"])]},
                                    "Validation": {"Assets": [asset(names["train"])]}},
@@ -712,13 +852,14 @@ def _train(run: JobRun) -> dict:
     for kind in ("train", "test"):
         for first in range(0, counts[kind], FEATURE_BATCH):
             problems[kind].extend(run.step(_embed, run.principal, run.job_id, kind, first, FEATURE_BATCH,
-                                           name=f"features-{kind}-{first}"))
+                                           counts["detection"], name=f"features-{kind}-{first}"))
             done += min(FEATURE_BATCH, counts[kind] - first)
             run.progress(done, total + 1)
-    trained = run.step(_fit, run.principal, run.job_id, arn, counts["labels"], problems["train"], name="fit")
+    trained = run.step(_fit, run.principal, run.job_id, arn, counts["labels"], problems["train"],
+                       counts["detection"], name="fit")
     result = run.step(_evaluate, run.principal, run.job_id, arn, run.request, problems, trained, name="evaluate")
     for name in os.listdir(_job_dir(run.principal, run.job_id)):  # the embeddings are not needed once evaluated
-        if name.startswith("features-"):
+        if name.startswith(("features-", "regions-")):
             (_job_dir(run.principal, run.job_id) / name).unlink(missing_ok=True)
     return result
 

@@ -4,12 +4,14 @@
 Labels. A label's confidence is the summed probability of every ImageNet class that stands for it, directly or
 through a descendant (taxonomy.labels_of_class), in percent: a parent is never less confident than its children,
 and parents are returned as labels of their own, as AWS does. Faces found by the face detector add Person, Face
-and Head. No label has `Instances`: a classifier gives no boxes.
+and Head. `Instances` (boxes) come from an object detector when one is switched on (services/rekognition/analysis.py).
 
 Image properties. Brightness is the mean luma, Contrast the RMS contrast of luma as a share of its maximum,
 Sharpness the variance of the Laplacian on a 512 px image on a log scale (`_sharpness`). Dominant colours are
 k-means clusters (in Lab) of a downscaled image, each named by its nearest CSS3 colour (and reported with that
 colour's RGB, as AWS does) and by one of 12 simplified colours; clusters that name the same CSS colour are merged.
+Foreground is the union of a segmenting object detector's masks where one ran and found objects (yolo11n-seg,
+models/detector.py), else a saliency heuristic (`foreground_mask`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def detect_labels(
     *,
     engine: Classifier | None = None,
     instances: Mapping[str, list[dict[str, Any]]] | None = None,
+    foreground: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The `Labels` (and, when Features asks for it, `ImageProperties`) members of a DetectLabels response.
 
@@ -61,7 +64,8 @@ def detect_labels(
     already has them (batched); otherwise `engine.classify(pixels)` is run here. Without GENERAL_LABELS in
     Features, `Labels` is an empty list and no classifier is needed. `LabelModelVersion` is the caller's to add
     (LABEL_MODEL_VERSION). `instances`: label name -> `Instances` ({BoundingBox, Confidence}) an object detector
-    found, when one is enabled; a label with instances is at least as confident as its best box.
+    found, when one is enabled; a label with instances is at least as confident as its best box. `foreground`:
+    the union of a segmenting detector's object masks (bool H×W), used for ImageProperties' Foreground.
     """
     features = list(request.get("Features") or [GENERAL_LABELS])
     settings = request.get("Settings") or {}
@@ -84,7 +88,7 @@ def detect_labels(
     if IMAGE_PROPERTIES in features:
         max_colors = (settings.get("ImageProperties") or {}).get("MaxDominantColors")
         response["ImageProperties"] = image_properties(
-            pixels, DEFAULT_MAX_DOMINANT_COLORS if max_colors is None else int(max_colors))
+            pixels, DEFAULT_MAX_DOMINANT_COLORS if max_colors is None else int(max_colors), foreground=foreground)
     return response
 
 
@@ -388,14 +392,17 @@ def foreground_mask(pixels: np.ndarray) -> np.ndarray:
     return _resize_mask(mask, pixels.shape[:2])
 
 
-def image_properties(pixels: np.ndarray, max_dominant_colors: int = DEFAULT_MAX_DOMINANT_COLORS) -> dict[str, Any]:
+def image_properties(pixels: np.ndarray, max_dominant_colors: int = DEFAULT_MAX_DOMINANT_COLORS, *,
+                     foreground: np.ndarray | None = None) -> dict[str, Any]:
     """DetectLabels' `ImageProperties`: the whole image's Quality (Brightness, Sharpness, Contrast) and
     DominantColors, and Foreground / Background with Quality (Brightness, Sharpness, as AWS reports them) and
-    DominantColors (split by `foreground_mask`, a heuristic)."""
+    DominantColors, split by `foreground` (a detector's object masks) when it marks some pixels, else by
+    `foreground_mask` (a heuristic)."""
     from models.vision import as_rgb
 
     pixels = as_rgb(pixels)
-    mask = foreground_mask(pixels)
+    usable = foreground is not None and foreground.shape == pixels.shape[:2] and foreground.any()
+    mask = foreground.astype(bool) if usable else foreground_mask(pixels)
     return {
         "Quality": quality(pixels),
         "DominantColors": dominant_colors(pixels, max_dominant_colors),
