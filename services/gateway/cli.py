@@ -27,6 +27,7 @@ def serve(args: argparse.Namespace) -> None:
 
     from services.gateway.app import AwsCallFastPath, create_app
     from services.gateway.observability import configure_logging
+    from services.gateway.server import protocol_class
 
     settings = _settings(args)
     if args.no_worker:
@@ -36,7 +37,7 @@ def serve(args: argparse.Namespace) -> None:
     tls = {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile)} \
         if settings.tls_certfile else {}
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5, **tls)
+                timeout_graceful_shutdown=5, http=protocol_class(settings.request_header_timeout_s), **tls)
 
 
 def worker(args: argparse.Namespace) -> None:
