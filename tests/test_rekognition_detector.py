@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -388,3 +389,54 @@ def test_the_opted_in_yolo11n_seg_answers_instances_and_the_foreground(agpl_gate
     assert len(by_name["Bus"]["Instances"]) == 1 and len(by_name["Person"]["Instances"]) == 4
     properties = response["ImageProperties"]
     assert properties["Foreground"]["DominantColors"] and properties["Background"]["DominantColors"]
+
+
+def test_person_tracking_follows_the_detectors_person_through_a_video(detector_gateway):
+    """StartPersonTracking on the constant detector: one person in every sampled frame, the same Index throughout
+    (the dog is not a person), its box as DetectLabels answers it."""
+    import av
+    import requests
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("h264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 128, 128, "yuv420p"
+        frames = np.random.default_rng(1).integers(0, 255, (15, 128, 128, 3), dtype=np.uint8)
+        for pixels in frames:  # three seconds
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert requests.put(f"{detector_gateway.url}/v1/blobs/videos/people.mp4", data=buffer.getvalue(),
+                        timeout=10).status_code == 200
+    rekognition = detector_gateway.client("rekognition")
+    job_id = rekognition.start_person_tracking(Video={"S3Object": {"Bucket": "videos", "Name": "people.mp4"}})["JobId"]
+    deadline = time.monotonic() + 120
+    while (answer := rekognition.get_person_tracking(JobId=job_id))["JobStatus"] == "IN_PROGRESS":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert answer["JobStatus"] == "SUCCEEDED", answer.get("StatusMessage")
+    persons = answer["Persons"]
+    # Two samples a second: the first frame (5 a second) at or after each half second.
+    assert [person["Timestamp"] for person in persons] == [0, 600, 1000, 1600, 2000, 2600]
+    assert {person["Person"]["Index"] for person in persons} == {0}
+    assert persons[0]["Person"]["BoundingBox"] == pytest.approx(
+        {"Left": 44 / 128, "Top": 24 / 128, "Width": 40 / 128, "Height": 80 / 128})
+    paged = rekognition.get_person_tracking(JobId=job_id, MaxResults=4, SortBy="INDEX")
+    assert len(paged["Persons"]) == 4 and "NextToken" in paged
+    assert answer["VideoMetadata"]["FrameWidth"] == 128
+
+
+def test_tracks_keep_each_person_apart_and_end_after_a_gap():
+    from services.rekognition.video_jobs import tracks
+
+    def person(ms, left):
+        return {"Timestamp": ms, "Confidence": 90.0,
+                "BoundingBox": {"Left": left, "Top": 0.1, "Width": 0.2, "Height": 0.6}}
+
+    # Two people walking right, listed in either order; the left one leaves and comes back 3 s later.
+    found = [person(0, 0.1), person(0, 0.6), person(500, 0.65), person(500, 0.15), person(1000, 0.7),
+             person(4000, 0.1)]
+    indexes = [(item["Timestamp"], round(item["Person"]["BoundingBox"]["Left"], 2), item["Person"]["Index"])
+               for item in tracks(found)]
+    assert indexes == [(0, 0.1, 0), (0, 0.6, 1), (500, 0.65, 1), (500, 0.15, 0), (1000, 0.7, 1), (4000, 0.1, 2)]

@@ -20,6 +20,7 @@ import numpy as np
 
 SAMPLE_FPS = 2
 SAMPLE_MS = 1000 // SAMPLE_FPS
+PERSON_MIN_SCORE = 0.5  # a detector's person below this is not tracked
 UNSUPPORTED = "Unsupported codec/format."
 CODECS = ("h264",)
 FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "avi")
@@ -145,6 +146,25 @@ def text_window(path: str, start_ms: int, end_ms: int, filters: dict | None) -> 
 
     return [{"Timestamp": ms, "TextDetection": detection} for ms, pixels in _sampled(path, start_ms, end_ms)
             for detection in text.detect_text(pixels, filters)]
+
+
+def persons_window(path: str, start_ms: int, end_ms: int) -> list[dict]:
+    """[{Timestamp, BoundingBox, Confidence}] of the people the switched-on object detector finds in the sampled
+    frames (its "person" class; tracking across frames is video_jobs.tracks)."""
+    from services.rekognition import analysis
+
+    detector = analysis.object_detector()
+    found = []
+    for ms, pixels in _sampled(path, start_ms, end_ms):
+        height, width = pixels.shape[:2]
+        for detection in detector.detect(pixels):
+            if detection.name.lower() != "person" or detection.score < PERSON_MIN_SCORE:
+                continue
+            left, top, right, bottom = detection.box
+            found.append({"Timestamp": ms, "Confidence": detection.score * 100,
+                          "BoundingBox": {"Width": (right - left) / width, "Height": (bottom - top) / height,
+                                          "Left": left / width, "Top": top / height}})
+    return found
 
 
 # ------------------------------------------------------------------ every-frame statistics (segments)

@@ -1,7 +1,7 @@
 """Amazon Rekognition Video on stored video: StartLabelDetection, StartFaceDetection, StartFaceSearch,
-StartContentModeration, StartTextDetection, StartSegmentDetection as durable jobs, and their Get* with paging, SortBy
-and AggregateBy. StartPersonTracking / GetPersonTracking answer NotImplementedException (no person detector runs
-here).
+StartContentModeration, StartTextDetection, StartSegmentDetection and StartPersonTracking as durable jobs, and their
+Get* with paging, SortBy and AggregateBy. Person tracking needs an object detector switched on (the people it finds,
+tracked across samples by overlap); without one StartPersonTracking answers NotImplementedException.
 
 A job (queue "rekognition") is checkpointed steps: `fetch-video` copies the S3 object to
 `<data_dir>/rekognition/<account>/video-jobs/<job id>/video` and probes it (VideoMetadata); then one step per batch of
@@ -44,6 +44,9 @@ QUEUE = "rekognition"
 LABELS, FACES, FACE_SEARCH = "rekognition.label-detection", "rekognition.face-detection", "rekognition.face-search"
 MODERATION, TEXT, SEGMENTS = "rekognition.content-moderation", "rekognition.text-detection", \
     "rekognition.segment-detection"
+PERSONS = "rekognition.person-tracking"
+TRACK_IOU = 0.3  # a person in the next sample overlapping a tracked one this much is that person
+TRACK_GAP_MS = 2000  # a track not seen for longer ends (a person coming back later is a new Index)
 # AWS takes up to 10 GB and 6 hours; the whole file is read into memory and copied here, so the size is capped lower.
 MAX_VIDEO_BYTES = 2 * 1024 ** 3
 MAX_DURATION_MS = 6 * 3600 * 1000
@@ -147,6 +150,8 @@ def _analysis(kind: str, request: dict, metadata: dict) -> tuple:
         return video.moderation_window, (request.get("MinConfidence", DEFAULT_MIN_CONFIDENCE),)
     if kind == TEXT:
         return video.text_window, (request.get("Filters"),)
+    if kind == PERSONS:
+        return video.persons_window, ()
     threshold = (((request.get("Filters") or {}).get("TechnicalCueFilter") or {}).get("BlackFrame") or {}).get(
         "MaxPixelThreshold", BLACK_MAX_PIXEL)
     # A pixel is black at or under MaxPixelThreshold of the luma range: 16..235 in video range, 0..255 in full.
@@ -178,6 +183,8 @@ def _collect(principal: Principal, job_id: str, kind: str, request: dict, metada
     windows = [orjson.loads((folder / f"window-{i}.json").read_bytes()) for i in range(count)]
     if kind == SEGMENTS:
         items = segments(request, metadata, windows)
+    elif kind == PERSONS:
+        items = tracks([item for window in windows for item in window])
     elif kind == FACE_SEARCH:
         items = persons(principal, request, [item for window in windows for item in window])
     else:
@@ -228,6 +235,37 @@ def persons(principal: Principal, request: dict, found: list[dict]) -> list[dict
         if matches:
             out.append({"Timestamp": item["Timestamp"], "Person": {"Index": index, "Face": item["Face"]},
                         "FaceMatches": matches})
+    return out
+
+
+# ------------------------------------------------------------------ person tracking
+
+
+def tracks(found: list[dict]) -> list[dict]:
+    """PersonDetection items: the people of each sample (time order) join the tracked person they overlap most
+    (IoU >= TRACK_IOU, each person once a sample), else start a new one (Index from 0)."""
+    from services.rekognition.custom_detection import iou
+
+    live: dict[int, tuple[int, dict]] = {}  # index -> (last timestamp, last box)
+    out: list[dict] = []
+    next_index = 0
+    by_time: dict[int, list[dict]] = {}
+    for item in found:
+        by_time.setdefault(item["Timestamp"], []).append(item)
+    for ms in sorted(by_time):
+        live = {index: seen for index, seen in live.items() if ms - seen[0] <= TRACK_GAP_MS}
+        pairs = sorted(((iou(item["BoundingBox"], box), index, n) for n, item in enumerate(by_time[ms])
+                        for index, (_, box) in live.items()), reverse=True)
+        chosen: dict[int, int] = {}
+        for overlap, index, n in pairs:
+            if overlap >= TRACK_IOU and n not in chosen and index not in chosen.values():
+                chosen[n] = index
+        for n, item in enumerate(by_time[ms]):
+            index = chosen.get(n)
+            if index is None:
+                index, next_index = next_index, next_index + 1
+            live[index] = (ms, item["BoundingBox"])
+            out.append({"Timestamp": ms, "Person": {"Index": index, "BoundingBox": item["BoundingBox"]}})
     return out
 
 
@@ -405,7 +443,18 @@ FACE_SEARCH_JOBS = _job_api(FACE_SEARCH, "StartFaceSearch", _accept_face_search)
 MODERATION_JOBS = _job_api(MODERATION, "StartContentModeration")
 TEXT_JOBS = _job_api(TEXT, "StartTextDetection")
 SEGMENT_JOBS = _job_api(SEGMENTS, "StartSegmentDetection")
-for _api in (LABEL_JOBS, FACE_JOBS, FACE_SEARCH_JOBS, MODERATION_JOBS, TEXT_JOBS, SEGMENT_JOBS):
+
+
+def _accept_person_tracking(ctx: RequestContext, request: dict) -> Submission:
+    from services.rekognition.custom_detection import enabled
+
+    if not enabled():
+        raise NotImplemented_(_NO_PERSON_DETECTOR)
+    return _accept(ctx, request)
+
+
+PERSON_JOBS = _job_api(PERSONS, "StartPersonTracking", _accept_person_tracking)
+for _api in (LABEL_JOBS, FACE_JOBS, FACE_SEARCH_JOBS, MODERATION_JOBS, TEXT_JOBS, SEGMENT_JOBS, PERSON_JOBS):
     _api.runner(lambda run, kind=_api.kind: _run(run, kind))
 
 
@@ -438,22 +487,23 @@ def get_segment_detection(ctx: RequestContext, request: dict) -> dict:
                     segments_answer=True)
 
 
-_NO_PERSON_DETECTOR = "StartPersonTracking needs an object detector; none is enabled"
+def get_person_tracking(ctx: RequestContext, request: dict) -> dict:
+    return _results(ctx, PERSON_JOBS, request, "Persons")
 
 
-def _no_person_tracking(ctx: RequestContext, request: dict) -> dict:
-    raise NotImplemented_(_NO_PERSON_DETECTOR)
+_NO_PERSON_DETECTOR = ("StartPersonTracking needs an object detector to find people, and none is switched on "
+                       "(AIGATE_REKOGNITION_OBJECT_DETECTOR with a detector in the models folder, or the opt-in "
+                       "AIGATE_REKOGNITION_AGPL_YOLO11N_SEG)")
 
 
 def register(provider) -> None:
     """The stored-video operations on Rekognition's provider (called by provider.py, which this module does not
     import: the import would close a cycle)."""
-    for api in (LABEL_JOBS, FACE_JOBS, FACE_SEARCH_JOBS, MODERATION_JOBS, TEXT_JOBS, SEGMENT_JOBS):
+    for api in (LABEL_JOBS, FACE_JOBS, FACE_SEARCH_JOBS, MODERATION_JOBS, TEXT_JOBS, SEGMENT_JOBS, PERSON_JOBS):
         api.register(provider)
     for operation, handler in (("GetLabelDetection", get_label_detection), ("GetFaceDetection", get_face_detection),
                                ("GetFaceSearch", get_face_search), ("GetContentModeration", get_content_moderation),
                                ("GetTextDetection", get_text_detection),
                                ("GetSegmentDetection", get_segment_detection),
-                               ("StartPersonTracking", _no_person_tracking),
-                               ("GetPersonTracking", _no_person_tracking)):
+                               ("GetPersonTracking", get_person_tracking)):
         provider.operation(operation)(handler)
