@@ -7,14 +7,19 @@
    match for people not in the collection;
 3. gender and age of the labelled faces (the group photo's six, left to right: F F M M M F);
 4. DetectLabels: the labels expected for each photo are present (Debian `darknet`'s photos too, when installed:
-   `apt-get install darknet`).
+   `apt-get install darknet`);
+5. with an object detector switched on (AIGATE_REKOGNITION_OBJECT_DETECTOR, or the opt-in AGPL
+   AIGATE_REKOGNITION_AGPL_YOLO11N_SEG, in the environment): the objects expected on each photo are found as
+   Instances, as many as there are (at MinConfidence 25).
 
     .venv/bin/python bench/rekognition_quality.py
+    AIGATE_REKOGNITION_AGPL_YOLO11N_SEG=true .venv/bin/python bench/rekognition_quality.py
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +43,11 @@ LABELS = {"coffee": {"Coffee Cup", "Cup", "Coffee", "Beverage"}, "chelsea": {"Ca
           "zidane": {"Person"}, "group": {"Person"},
           "dog": {"Dog"}, "horses": {"Horse"}, "eagle": {"Bird", "Eagle"}, "giraffe": {"Giraffe"},
           "kite": {"Kite", "Person"}, "person": {"Person", "Dog", "Horse"}}
+
+# Objects on the photos and how many of each (counted by hand): section 5.
+OBJECTS = {"dog": {"Dog": 1, "Bicycle": 1, "Car": 1}, "horses": {"Horse": 5}, "bus": {"Bus": 1, "Person": 4},
+           "zidane": {"Person": 2}, "kite": {"Person": 6, "Kite": 6}, "person": {"Person": 1, "Horse": 1, "Dog": 1},
+           "giraffe": {"Giraffe": 1}, "eagle": {"Bird": 1}}
 
 
 def image(name: str) -> dict:
@@ -123,7 +133,28 @@ def labels(rekognition) -> tuple[int, int]:
     return right, total
 
 
+def objects(rekognition) -> tuple[int, int]:
+    print("\n5. DetectLabels Instances from the object detector (MinConfidence 25)")
+    right = total = 0
+    for name, expected in OBJECTS.items():
+        try:
+            data = photo_bytes(name)
+        except FileNotFoundError:
+            print(f"{name:12} (not installed)")
+            continue
+        answer = rekognition.detect_labels(Image={"Bytes": data}, MinConfidence=25)["Labels"]
+        counts = {label["Name"]: len(label.get("Instances") or []) for label in answer}
+        for label, count in expected.items():
+            total += count
+            found = min(count, counts.get(label, 0))
+            right += found
+            print(f"{name:12} {label:10} {found}/{count} found ({counts.get(label, 0)} answered)")
+    return right, total
+
+
 def main() -> None:
+    detector = any(os.environ.get(name, "").lower() in ("1", "true") for name in
+                   ("AIGATE_REKOGNITION_OBJECT_DETECTOR", "AIGATE_REKOGNITION_AGPL_YOLO11N_SEG"))
     with tempfile.TemporaryDirectory() as folder:
         gateway = GatewayProcess(Path(folder) / "data").start(timeout=120)
         try:
@@ -132,10 +163,12 @@ def main() -> None:
             identified, probes = identification(rekognition)
             genders, faces = attributes(rekognition)
             labelled, photos = labels(rekognition)
+            found, present = objects(rekognition) if detector else (0, 0)
         finally:
             gateway.stop()
     print(f"\nverification errors {errors}/{pairs}; identification {identified}/{probes}; "
-          f"genders {genders}/{faces}; labels {labelled}/{photos}")
+          f"genders {genders}/{faces}; labels {labelled}/{photos}"
+          + (f"; objects {found}/{present}" if detector else "; objects not measured (no detector switched on)"))
     print(f"rekognition_quality: {errors} verification errors in {pairs} pairs (goal 0)")
 
 
