@@ -74,6 +74,9 @@ def is_pure(machine: dict) -> bool:
 
 
 class BaseEngine:
+    # (error, cause) an ExecutionTimeout at `deadline` carries; empty: the defaults (the machine's TimeoutSeconds).
+    timeout_reason: tuple = ()
+
     def __init__(self, execution_arn: str, principal: Principal, deadline: dt.datetime | None):
         self.execution_arn = execution_arn
         self.principal = principal
@@ -88,6 +91,10 @@ class BaseEngine:
 
     def flush(self) -> None:
         raise NotImplementedError
+
+    def transition(self) -> None:
+        """Called as each state is entered. Durable executions are bounded by their history (write_events ends one
+        at the 25,000-event quota), so they check nothing here (a clock read would be a checkpointed step)."""
 
     def now(self) -> dt.datetime:
         return utcnow()
@@ -158,7 +165,7 @@ class BaseEngine:
             if error.error in ("States.Timeout", "States.HeartbeatTimeout"):
                 self.event("TaskTimedOut", {**kind, "error": error.error, "cause": error.cause})
                 if capped and self.deadline is not None and self.clock() >= self.deadline:
-                    raise ExecutionTimeout() from None
+                    raise ExecutionTimeout(*self.timeout_reason) from None
             else:
                 self.event("TaskFailed", {**kind, "error": error.error, "cause": error.cause})
             raise
@@ -328,15 +335,22 @@ def execution_status_step(execution_arn: str) -> str | None:
 
 
 class InlineEngine(BaseEngine):
-    """Express and TestState: effects run directly, history kept in memory."""
+    """Express and TestState: effects run directly; history events are only counted (no API reads an Express
+    execution's history, and an endless loop must not fill memory with them)."""
 
     def __init__(self, execution_arn: str, principal: Principal, deadline: dt.datetime | None):
         super().__init__(execution_arn, principal, deadline)
-        self.history: list = []
+        self.events = 0
 
     def flush(self) -> None:
-        self.history.extend(self.buffer)
+        self.events += len(self.buffer)
         self.buffer = []
+
+    def transition(self) -> None:
+        # A loop of pure states never sleeps nor calls out: the deadline (an Express execution's five minutes) is
+        # checked at each state, so such a loop ends TIMED_OUT at it.
+        if self.deadline is not None and utcnow() >= self.deadline:
+            raise ExecutionTimeout(*self.timeout_reason)
 
     def clock(self) -> dt.datetime:
         return utcnow()
@@ -358,7 +372,7 @@ class InlineEngine(BaseEngine):
         if limit:
             time.sleep(limit)
         if capped:
-            raise ExecutionTimeout()
+            raise ExecutionTimeout(*self.timeout_reason)
 
     def wait_token(self, token, limit, heartbeat):
         raise StatesError("States.Runtime", "The .waitForTaskToken pattern is not supported by Express workflows")
@@ -370,17 +384,17 @@ class InlineEngine(BaseEngine):
 
         window = max_concurrency if max_concurrency and max_concurrency > 0 else BRANCH_WINDOW
 
-        def run(job: dict) -> tuple[dict, list]:
+        def run(job: dict) -> tuple[dict, int]:
             child = InlineEngine(self.execution_arn, self.principal, self.deadline)
+            child.timeout_reason = self.timeout_reason
             outcome = child.run_job(job)
             child.flush()
-            return outcome, child.history
+            return outcome, child.events
 
         with ThreadPoolExecutor(max_workers=min(window, len(jobs)), thread_name_prefix="sfn-express") as pool:
             results = list(pool.map(run, jobs))
         self.flush()
-        for _, history in results:
-            self.history.extend(history)
+        self.events += sum(count for _, count in results)
         return [outcome for outcome, _ in results]
 
 

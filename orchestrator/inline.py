@@ -19,16 +19,32 @@ from services.gateway.kit.times import utcnow
 EXPRESS_LIMIT_SECONDS = 300  # Express executions last at most five minutes, as on AWS
 
 
+def express_limit_seconds() -> float:
+    """The longest an Express execution runs (setting stepfunctions_express_max_seconds; AWS: five minutes)."""
+    try:
+        from services.gateway.runtime import runtime
+
+        return float(runtime().settings.stepfunctions_express_max_seconds)
+    except Exception:  # outside a running gateway
+        return float(EXPRESS_LIMIT_SECONDS)
+
+
 # -- express ----------------------------------------------------------------------------------------------------
 
 
 def run_express(principal: Principal, machine: StateMachine, arn: str, name: str, text: str) -> dict:
-    """One Express execution to its end: StartSyncExecution's answer."""
+    """One Express execution to its end: StartSyncExecution's answer. It ends TIMED_OUT (States.Timeout) at the
+    machine's TimeoutSeconds or at the Express maximum duration, whichever comes first, even in a loop of pure
+    states (the engine checks the deadline at every state)."""
     start = utcnow()
     definition = json.loads(machine.definition)
-    deadline = min(filter(None, [ex.execution_deadline(definition, start.isoformat()),
-                                 start + dt.timedelta(seconds=EXPRESS_LIMIT_SECONDS)]))
-    engine = ex.InlineEngine(arn, principal, deadline)
+    limit = express_limit_seconds()
+    own = ex.execution_deadline(definition, start.isoformat())
+    cap = start + dt.timedelta(seconds=limit)
+    engine = ex.InlineEngine(arn, principal, min(own, cap) if own else cap)
+    if own is None or cap < own:
+        engine.timeout_reason = ("States.Timeout", f"The execution exceeded the maximum duration of an Express "
+                                                   f"workflow ({limit:g} seconds).")
     info = {"name": name, "start": start.isoformat(), "role_arn": machine.role_arn, "input": text,
             "state_machine_arn": machine.arn, "state_machine_name": machine.name}
     interpreter = Interpreter(engine, ex.context_object(info, arn), {}, definition.get("QueryLanguage", "JSONPath"))
@@ -93,7 +109,10 @@ def test_state(principal: Principal, request: dict, name: str, state: dict, lang
     """Run one state on `raw` (with the request's variables, context and mock): TestState's answer."""
     variables = json.loads(request["variables"]) if request.get("variables") else {}
     test_arn = arns.execution_arn(principal, "TestState", "test")
-    engine = ex.InlineEngine(test_arn, principal, None)
+    # Bounded like an Express execution: a Map or Parallel under test may loop through pure states.
+    limit = express_limit_seconds()
+    engine = ex.InlineEngine(test_arn, principal, utcnow() + dt.timedelta(seconds=limit))
+    engine.timeout_reason = ("States.Timeout", f"The test exceeded the maximum duration of {limit:g} seconds.")
     context = json.loads(request["context"]) if request.get("context") else {}
     context.setdefault("Execution", {"Id": test_arn, "Name": "test", "StartTime": utcnow().isoformat(), "Input": raw})
     interpreter = Interpreter(engine, context, variables, state.get("QueryLanguage", language))

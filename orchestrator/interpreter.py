@@ -20,6 +20,10 @@ from orchestrator.asl.timestamps import iso, parse_timestamp
 # Errors a Catch/Retry with States.ALL does not match (AWS: they always fail the execution).
 UNCATCHABLE = {"States.Runtime", "States.DataLimitExceeded"}
 MAX_PAYLOAD = 256 * 1024
+# The longest a Wait state may wait (AWS: one year for Standard workflows; Express ones end at their five minutes).
+MAX_WAIT_SECONDS = 365 * 24 * 3600
+# A literal `Seconds` is an integer from 0 to this (AWS's definition schema; validate.py refuses others).
+MAX_SECONDS_FIELD = 99_999_999
 EVALUATION_ERRORS = {"States.Runtime", "States.QueryEvaluationError", "States.IntrinsicFailure"}
 
 
@@ -35,6 +39,8 @@ class Engine(Protocol):
     def invoke(self, resource: str, parameters: Any, options: dict) -> Any: ...
 
     def sleep(self, seconds: float) -> None: ...
+
+    def transition(self) -> None: ...
 
     def branches(self, jobs: list[dict], max_concurrency: int, tolerated: tuple = (None, None)) -> list[dict]: ...
 
@@ -85,6 +91,7 @@ class Interpreter:
 
     def run_state(self, name: str, state: dict, raw: Any, language: str) -> tuple[Any, str | None]:
         kind = state["Type"]
+        self.engine.transition()  # the engine's own bounds (an Express execution's deadline)
         entered = self.engine.now()
         text, details = payload_details(raw)
         self.engine.event(f"{EVENT_PREFIX[kind]}StateEntered", {"name": name, "input": text, "inputDetails": details})
@@ -252,14 +259,22 @@ class Interpreter:
         seconds = None
         if "Seconds" in state or "SecondsPath" in state:
             seconds = self.number(state, "Seconds", value, language, context)
+            field = "Seconds" if "Seconds" in state else "SecondsPath"
             if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
                 raise runtime_error(f"The Wait state '{name}' got an invalid number of seconds: {seconds!r}")
+            if seconds > MAX_WAIT_SECONDS:
+                raise runtime_error(f"The value of {field} in the Wait state '{name}' is {seconds!r}: the maximum "
+                                    f"wait time is one year ({MAX_WAIT_SECONDS} seconds)")
         else:
             stamp = self.number(state, "Timestamp", value, language, context)
+            field = "Timestamp" if "Timestamp" in state else "TimestampPath"
             moment = parse_timestamp(stamp) if isinstance(stamp, str) else None
             if moment is None:
                 raise runtime_error(f"The Wait state '{name}' got an invalid timestamp: {stamp!r}")
             seconds = max(0.0, (moment - self.engine.clock()).total_seconds())
+            if seconds > MAX_WAIT_SECONDS:
+                raise runtime_error(f"The value of {field} in the Wait state '{name}' is {stamp!r}, more than one year "
+                                    f"away: the maximum wait time is one year ({MAX_WAIT_SECONDS} seconds)")
         self.engine.sleep(float(seconds))
         if language == "JSONata":
             return self.output_jsonata(state, raw, raw, context), state.get("Next"), self.assign(state, raw, context, language)
@@ -578,19 +593,39 @@ def compare(op: str, actual: Any, expected: Any) -> bool:
 
 
 def string_matches(text: str, pattern: str) -> bool:
-    """`*` matches any run of characters; `\\*` and `\\\\` are literal."""
-    import re
+    """`*` matches any run of characters; `\\*` and `\\\\` are literal (any escaped character is).
 
-    out, index = [], 0
+    Linear in practice, whatever the pattern: the literal pieces between the stars are found left to right, each at
+    its first place after the previous one (str.find), which is enough for a pattern whose only wildcard is `*`; no
+    backtracking, so `*a*a*...*b` against thousands of `a`s answers at once."""
+    pieces, current, index = [], [], 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\" and index + 1 < len(pattern):
-            out.append(re.escape(pattern[index + 1]))
+            current.append(pattern[index + 1])
             index += 2
             continue
-        out.append(".*" if char == "*" else re.escape(char))
+        if char == "*":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
         index += 1
-    return re.fullmatch("".join(out), text, re.DOTALL) is not None
+    pieces.append("".join(current))
+    if len(pieces) == 1:  # no star: equality
+        return text == pieces[0]
+    first, last, middle = pieces[0], pieces[-1], pieces[1:-1]
+    if len(first) + len(last) > len(text) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position, end = len(first), len(text) - len(last)
+    for piece in middle:
+        if not piece:
+            continue
+        found = text.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 def retry_delays(retrier: dict) -> list[float]:

@@ -183,6 +183,9 @@ def record_redrive(execution_arn: str) -> tuple[dt.datetime, str]:
         stored = db.get(Execution, execution_arn, with_for_update=True)
         if stored.status not in REDRIVABLE:
             raise ExecutionNotRedrivable(f"Execution {execution_arn} is {stored.status} and cannot be redriven")
+        if (stored.error, stored.cause) == HISTORY_LIMIT_ERROR or _event_count(db, execution_arn) >= MAX_HISTORY_EVENTS - 1:
+            raise ExecutionNotRedrivable(f"Execution {execution_arn} reached the maximum number of history events "
+                                         f"({MAX_HISTORY_EVENTS}) and cannot be redriven")
         # With no resume point (stopped or failed before any state ran) it starts again from the top.
         count = stored.redrive_count + 1
         stored.status, stored.redrive_count, stored.redrive_at = RUNNING, count, now
@@ -208,26 +211,64 @@ def events_before(execution_arn: str, seq: int) -> int:
 # -- what the workflows read and write --------------------------------------------------------------------------
 
 
+# AWS's hard quota of events in one execution's history. At 24,999 events the next one decides: an
+# ExecutionSucceeded (or the execution's own end) is written as event 25,000; anything else is replaced by an
+# ExecutionFailed with HISTORY_LIMIT_ERROR, and the execution ends there.
+MAX_HISTORY_EVENTS = 25_000
+HISTORY_LIMIT_ERROR = ("States.Runtime",
+                       f"The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}).")
+
+
+def _event_count(db, execution_arn: str) -> int:
+    return db.scalar(select(func.count()).select_from(HistoryEvent).where(
+        HistoryEvent.execution_arn == execution_arn)) or 0
+
+
+def _fail_at_history_limit(db, row: Execution, events: list, written: int, now: dt.datetime) -> None:
+    """Write as many of `events` as fit under the quota, then the ExecutionFailed that ends the execution."""
+    room = max(0, MAX_HISTORY_EVENTS - 1 - written)
+    error, cause = HISTORY_LIMIT_ERROR
+    db.add_all([HistoryEvent(execution_arn=row.arn, timestamp=ts, type=kind, details=details)
+                for kind, details, ts in events[:room]])
+    db.add(HistoryEvent(execution_arn=row.arn, timestamp=now, type="ExecutionFailed",
+                        details={"executionFailedEventDetails": {"error": error, "cause": cause}}))
+    row.status, row.output, row.error, row.cause, row.stopped_at = FAILED, None, error, cause, now
+    row.resume = None  # not redrivable: its history is full
+
+
 def write_events(execution_arn: str, events: list[tuple[str, dict | None, dt.datetime]]) -> str | None:
-    """Append events; returns the execution's status afterwards (so a stop is seen at the next write)."""
+    """Append events; returns the execution's status afterwards (so a stop is seen at the next write). Events that
+    would take the history past its quota end the execution instead (FAILED, States.Runtime), which the caller
+    sees as a status other than RUNNING."""
     with session() as db:
-        status = db.scalar(select(Execution.status).where(Execution.arn == execution_arn))
-        if status == RUNNING:
-            db.add_all([HistoryEvent(execution_arn=execution_arn, timestamp=ts, type=kind, details=details)
-                        for kind, details, ts in events])
+        row = db.get(Execution, execution_arn, with_for_update=True)
+        status = row.status if row is not None else None
+        if status != RUNNING:
+            return status
+        written = _event_count(db, execution_arn)
+        if written + len(events) > MAX_HISTORY_EVENTS - 1:
+            _fail_at_history_limit(db, row, events, written, utcnow())
+            return FAILED
+        db.add_all([HistoryEvent(execution_arn=execution_arn, timestamp=ts, type=kind, details=details)
+                    for kind, details, ts in events])
     return status
 
 
 def finish_execution(execution_arn: str, events: list, status: str, output: str | None, error: str | None,
                      cause: str | None, resume: dict | None) -> None:
-    """Write the last events and the outcome, unless the execution was stopped meanwhile."""
+    """Write the last events and the outcome, unless the execution was stopped meanwhile. When the last events
+    and the outcome's event do not fit in the history quota, the execution fails on the quota instead."""
     now = utcnow()
     final = {SUCCEEDED: ("ExecutionSucceeded", {"output": output, "outputDetails": {"truncated": False}}),
              FAILED: ("ExecutionFailed", _error_details(error, cause)),
              TIMED_OUT: ("ExecutionTimedOut", _error_details(error, cause))}[status]
     with session() as db:
-        row = db.get(Execution, execution_arn)
+        row = db.get(Execution, execution_arn, with_for_update=True)
         if row is None or row.status != RUNNING:
+            return
+        written = _event_count(db, execution_arn)
+        if written + len(events) + 1 > MAX_HISTORY_EVENTS:
+            _fail_at_history_limit(db, row, events, written, now)
             return
         db.add_all([HistoryEvent(execution_arn=execution_arn, timestamp=ts, type=kind, details=details)
                     for kind, details, ts in [*events, (final[0], {details_member(final[0]): final[1]}, now)]])

@@ -37,9 +37,37 @@ def compile_simple(path: str) -> tuple | None:
     return tuple(steps)
 
 
+REGEX_TIMEOUT_SECONDS = 5.0  # the longest one `=~` filter match may take
+
+
+def _bounded_regex_filter(value: Any, pattern: Any) -> bool:
+    """jsonpath-ng's `=~` filter operator on the `regex` module (which releases the GIL while it matches) with a
+    timeout: a pattern that backtracks catastrophically fails the state (States.Runtime) instead of holding the
+    process."""
+    import regex
+
+    if not isinstance(value, str):
+        return False
+    try:
+        return regex.search(str(pattern), value, timeout=REGEX_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        raise runtime_error(f"The regular expression {str(pattern)[:200]!r} of a JSONPath filter ran longer than "
+                            f"{REGEX_TIMEOUT_SECONDS:g} seconds") from None
+    except regex.error as error:
+        raise runtime_error(f"Invalid regular expression {str(pattern)[:200]!r} in a JSONPath filter: {error}") from None
+
+
+def _bound_regex_filter() -> None:
+    from jsonpath_ng.ext import filter as ng_filter
+
+    ng_filter.OPERATOR_MAP["=~"] = _bounded_regex_filter
+
+
 @lru_cache(maxsize=1024)
 def _compiled_ng(path: str):
     from jsonpath_ng.ext import parse
+
+    _bound_regex_filter()
 
     try:
         return parse(path)

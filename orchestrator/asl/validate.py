@@ -258,8 +258,8 @@ class _Checker:
         value = state[field]
         if is_jsonata(value):
             return
-        if field == "Seconds" and not (_is_int(value) and value >= 0):
-            self.fail(f"{at}/Seconds", "The value of 'Seconds' must be a non-negative integer")
+        if field == "Seconds" and not (_is_int(value) and 0 <= value <= 99999999):
+            self.fail(f"{at}/Seconds", "The value of 'Seconds' must be an integer from 0 to 99999999")
         elif field == "Timestamp" and _parse_timestamp(value) is None:
             self.fail(f"{at}/Timestamp", "The value of 'Timestamp' must be an ISO-8601 timestamp")
         elif field.endswith("Path") and not paths.is_valid_path(value):

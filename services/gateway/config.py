@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     # Base URL clients reach this gateway at, used in the transcript URIs jobs return. Empty: http://host:port.
     public_url: str = ""
 
+    # Step Functions bounds. An Express execution (StartSyncExecution) lasts at most this long, then ends TIMED_OUT
+    # (AWS: five minutes). Each JSONata evaluation gets a time limit, a limit on evaluation steps (nodes evaluated;
+    # a range [a..b] counts its length) and a nesting depth; past any, States.QueryEvaluationError.
+    stepfunctions_express_max_seconds: float = Field(default=300.0, gt=0)
+    stepfunctions_jsonata_timeout_s: float = Field(default=5.0, gt=0)
+    stepfunctions_jsonata_max_steps: int = Field(default=500_000, ge=1)
+    stepfunctions_jsonata_max_depth: int = Field(default=400, ge=1)
+
     max_request_bytes: int = 16 * 1024 * 1024
     # A request body must keep arriving (no gap above the idle timeout) and be whole within the body timeout, in
     # seconds; else RequestTimeout (400). The body timeout bounds uploads through /v1/blobs too.
