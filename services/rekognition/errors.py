@@ -30,6 +30,11 @@ S3_UNREADABLE = "Unable to get object metadata from S3. Check object key, region
 NO_FACES = "There are no faces in the image. Should be at least 1."
 
 
+def job_not_found(job_id: str) -> ResourceNotFound:
+    """An unknown job id of a stored-video or bulk-analysis job."""
+    return ResourceNotFound(f"The job id: {job_id} does not exist")
+
+
 def collection_not_found(collection_id: str) -> ResourceNotFound:
     return ResourceNotFound(f"The collection id: {collection_id} does not exist")
 

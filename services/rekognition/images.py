@@ -51,6 +51,17 @@ def read_image(principal: Principal, image: dict | None, max_bytes: int = MAX_BY
     return check_image(data)
 
 
+def s3_object_uri(s3_object: dict) -> str:
+    """`s3://bucket/name` of a job's input S3Object (a video, a manifest); Version is refused, not ignored."""
+    bucket, name = s3_object.get("Bucket") or "", s3_object.get("Name") or ""
+    if not bucket or not name:
+        raise InvalidParameter(INVALID_PARAMETERS)
+    if s3_object.get("Version"):
+        # The blob store reads an object's current version only: a requested version would be ignored.
+        raise InvalidParameter("S3Object.Version is not supported by this gateway: the current version is read.")
+    return f"s3://{bucket}/{name}"
+
+
 def _read_s3(principal: Principal, s3_object: dict) -> bytes:
     bucket, name = s3_object.get("Bucket") or "", s3_object.get("Name") or ""
     if not bucket or not name:

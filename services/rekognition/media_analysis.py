@@ -39,9 +39,9 @@ from services.gateway.kit.jobs import JobApi, Submission, stored_form
 from services.gateway.kit.paging import Paging
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError, BlobStore, BlobTooLarge
-from services.rekognition import analysis, job_files
+from services.rekognition import analysis, images, job_files
 from services.rekognition.errors import (INVALID_PARAMETERS, S3_UNREADABLE, InvalidPaginationToken, InvalidParameter,
-                                         InvalidS3Object, NotImplemented_, ResourceNotFound, errors)
+                                         InvalidS3Object, NotImplemented_, errors, job_not_found)
 from services.rekognition.images import read_image
 from services.rekognition.moderation import MODERATION_MODEL_VERSION
 
@@ -73,22 +73,11 @@ _PAGING = Paging("rekognition", invalid_token=lambda token: InvalidPaginationTok
                  default_limit=100)
 
 
-def job_not_found(job_id: str) -> ResourceNotFound:
-    return ResourceNotFound(f"The job id: {job_id} does not exist")
-
-
 # ------------------------------------------------------------------ the manifest
 
 
 def _manifest_uri(request: dict) -> str:
-    s3_object = request["Input"]["S3Object"]
-    bucket, name = s3_object.get("Bucket") or "", s3_object.get("Name") or ""
-    if not bucket or not name:
-        raise InvalidParameter(INVALID_PARAMETERS)
-    if s3_object.get("Version"):
-        # The blob store reads an object's current version only: a requested version would be ignored.
-        raise InvalidParameter("S3Object.Version is not supported by this gateway: the current version is read.")
-    return f"s3://{bucket}/{name}"
+    return images.s3_object_uri(request["Input"]["S3Object"])
 
 
 def _read_manifest(principal: Principal, request: dict) -> list[tuple[int, str]]:

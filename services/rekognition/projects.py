@@ -30,6 +30,7 @@ from services.gateway.kit.resources import ResourceTable, ScopedByArn, session
 from services.gateway.kit.times import aware, utcnow
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError, BlobTooLarge
+from services.rekognition import images
 from services.rekognition.errors import (S3_UNREADABLE, InvalidParameter, InvalidS3Object, LimitExceeded,
                                          ResourceAlreadyExists, ResourceInUse, ResourceNotFound, errors)
 
@@ -304,10 +305,9 @@ def read_manifest(principal: Principal, s3_object: dict) -> bytes:
     bucket, name = s3_object.get("Bucket") or "", s3_object.get("Name") or ""
     if not bucket or not name:
         raise InvalidParameter("GroundTruthManifest.S3Object needs a Bucket and a Name.")
-    if s3_object.get("Version"):
-        raise InvalidParameter("S3Object.Version is not supported by this gateway: the current version is read.")
     try:
-        return runtime().blobs.read(f"s3://{bucket}/{name}", principal.account_id, max_bytes=MAX_MANIFEST_BYTES)
+        return runtime().blobs.read(images.s3_object_uri(s3_object), principal.account_id,
+                                    max_bytes=MAX_MANIFEST_BYTES)
     except BlobTooLarge:
         raise ManifestError(*MANIFEST_TOO_LARGE) from None
     except BlobError:

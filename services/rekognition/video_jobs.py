@@ -30,10 +30,10 @@ from services.gateway.kit.paging import Paging
 from services.gateway.kit.tokens import decode_token, encode_token
 from services.gateway.runtime import runtime
 from services.gateway.storage import BlobError, BlobTooLarge
-from services.rekognition import analysis, collections, faces, job_files, video
+from services.rekognition import analysis, collections, faces, images, job_files, video
 from services.rekognition.collections import COLLECTIONS
-from services.rekognition.errors import (INVALID_PARAMETERS, S3_UNREADABLE, InvalidPaginationToken, InvalidParameter,
-                                         InvalidS3Object, NotImplemented_, ResourceNotFound, errors)
+from services.rekognition.errors import (S3_UNREADABLE, InvalidPaginationToken, InvalidParameter, InvalidS3Object,
+                                         NotImplemented_, errors, job_not_found)
 from services.rekognition.labels import LABEL_MODEL_VERSION
 from services.rekognition.moderation import MODERATION_MODEL_VERSION
 from services.rekognition.text import TEXT_MODEL_VERSION
@@ -67,22 +67,11 @@ STATUSES = {"SUBMITTED": "IN_PROGRESS", "IN_PROGRESS": "IN_PROGRESS", "STOP_REQU
 _PAGING = Paging("rekognition", invalid_token=lambda token: InvalidPaginationToken("Invalid pagination token"))
 
 
-def job_not_found(job_id: str) -> ResourceNotFound:
-    return ResourceNotFound(f"The job id: {job_id} does not exist")
-
-
 # ------------------------------------------------------------------ Start*
 
 
 def _video_uri(request: dict) -> str:
-    s3_object = (request.get("Video") or {}).get("S3Object") or {}
-    bucket, name = s3_object.get("Bucket") or "", s3_object.get("Name") or ""
-    if not bucket or not name:
-        raise InvalidParameter(INVALID_PARAMETERS)
-    if s3_object.get("Version"):
-        # The blob store reads an object's current version only: a requested version would be ignored.
-        raise InvalidParameter("S3Object.Version is not supported by this gateway: the current version is read.")
-    return f"s3://{bucket}/{name}"
+    return images.s3_object_uri((request.get("Video") or {}).get("S3Object") or {})
 
 
 def _accept(ctx: RequestContext, request: dict) -> Submission:
